@@ -183,7 +183,7 @@ if ((use_linux)); then
   row "linux exec->'Run /init': QEMU" qemu-linux mark_init_ms ms
   row "linux exec->init marker (console): cvmm" cvmm-linux mark_marker_ms ms
   row "linux exec->init marker (console): QEMU" qemu-linux mark_marker_ms ms
-  row "linux exec->init marker (boot-timing port): cvmm" cvmm-linux event_guest-signal_ms ms
+  row "linux exec->init marker (boot-timing port): cvmm" cvmm-linux event_guest-mark-123_ms ms
   row "linux exec->exit: cvmm" cvmm-linux exit_ms ms
   row "linux VMM RSS excl. guest RAM: cvmm" cvmm-linux vmm_rss_kib KiB
   row "linux VMM RSS excl. guest RAM: QEMU" qemu-linux vmm_rss_kib KiB

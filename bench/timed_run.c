@@ -10,7 +10,8 @@
 //   exit_ms=T           exec -> process exit (reaped)
 //   mark_NAME_ms=T      exec -> first output line (stdout+stderr) matching REGEX
 //   event_NAME_ms=T     exec -> CLOCK_MONOTONIC stamp the VMM itself printed as
-//                       "boot-timing: NAME ... monotonic_ns=NS" (cvmm's --boot-timing output)
+//                       "boot-timing: NAME [value=V] monotonic_ns=NS" (cvmm with
+//                       CVMM_BOOT_TIMING=1); NAME becomes NAME-V when value=V is present
 //   maxrss_kib=N        getrusage(RUSAGE_CHILDREN) peak RSS, guest pages the VMM touched included
 //   vmm_rss_kib=N       peak of VmRSS minus the Rss of the guest-RAM mapping, sampled from
 //                       /proc/PID/status and /proc/PID/smaps every --sample-ms (only with
@@ -163,11 +164,17 @@ static void match_line(struct Options* options, const char* line, int64_t start_
   }
   char event[64];
   long long stamp_ns;
+  unsigned value;
   const char* tag = strstr(line, "boot-timing: ");
   if (tag != NULL && sscanf(tag, "boot-timing: %63s", event) == 1) {
     const char* stamp = strstr(tag, "monotonic_ns=");
+    const char* value_text = strstr(tag, "value=");
     if (stamp != NULL && sscanf(stamp, "monotonic_ns=%lld", &stamp_ns) == 1) {
-      printf("event_%s_ms=%.3f\n", event, (double)(stamp_ns - start_ns) / 1e6);
+      if (value_text != NULL && sscanf(value_text, "value=%u", &value) == 1) {
+        printf("event_%s-%u_ms=%.3f\n", event, value, (double)(stamp_ns - start_ns) / 1e6);
+      } else {
+        printf("event_%s_ms=%.3f\n", event, (double)(stamp_ns - start_ns) / 1e6);
+      }
     }
   }
 }

@@ -29,9 +29,10 @@ jobs=${CVMM_GUEST_JOBS:-$(nproc)}
 busybox_binary=/bin/busybox
 # The init marker printed by the busybox /init; the boot test and the bench look for it.
 init_marker=CVMM-GUEST-INIT-OK
-# Default boot-timing signal of the busybox /init: I/O port 0x3f0, byte 123 (Firecracker's
-# "guest boot complete" convention). Overridable at boot with cvmm_boot_timing=PORT:VALUE.
-boot_timing_default=0x3f0:123
+# Default boot-timing signal of the busybox /init: byte 123 ("init started", the value
+# Firecracker uses for "guest boot complete") to cvmm's boot-timing port 0x440
+# (devices/debug/boot_timing_port.h). Overridable at boot with cvmm_boot_timing=PORT:VALUE.
+boot_timing_default=0x440:123
 
 print_dir_only=0
 if [[ ${1:-} == --print-dir ]]; then
