@@ -17,8 +17,9 @@
 #
 # Usage: guest/build.sh [--print-dir]   (--print-dir: print only the entry directory)
 # Environment: CVMM_GUEST_CACHE (cache root), CVMM_KERNEL_SOURCE (kernel tarball),
-#              CVMM_GUEST_JOBS (make -j, default nproc), CVMM_GUEST_KEEP_WORK=1 (keep the
-#              kernel tree after a successful build).
+#              CVMM_GUEST_JOBS (make -j, default nproc), CVMM_GUEST_KEEP_TREE=1 (keep the
+#              patched kernel tree <cache root>/kernel-tree after a successful build, so that
+#              an input change rebuilds incrementally).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -138,19 +139,41 @@ check_config_survived() {
   log "all $(requested_options | wc -l) requested kernel options survived olddefconfig"
 }
 
-build_kernel() {
-  local tree=$1
+# The patched source identity of a kernel tree: source version + patch contents.
+tree_identity() {
+  {
+    kernel_source_version
+    cat "$here"/patches/*.patch
+  } | sha256sum | cut -c1-16
+}
+
+# Extracts and patches the kernel source into $1 unless $1 already holds this exact patched
+# source (then make rebuilds incrementally: a changed option recompiles only what uses it).
+prepare_tree() {
+  local tree=$1 identity
+  identity=$(tree_identity)
+  if [[ -f $tree/.cvmm-tree && $(<"$tree/.cvmm-tree") == "$identity" ]]; then
+    log "reusing the kernel tree $tree"
+    return
+  fi
+  rm -rf "$tree"
   log "extracting $kernel_tarball"
   mkdir -p "$tree"
   tar -xf "$kernel_tarball" -C "$tree" --strip-components=1
   apply_patches "$tree"
-  log "configuring (tinyconfig + guest/kernel.config), log in $tree/../config.log"
+  echo "$identity" >"$tree/.cvmm-tree"
+}
+
+build_kernel() {
+  local tree=$1
+  prepare_tree "$tree"
+  log "configuring (tinyconfig + guest/kernel.config), log in $tree/config.log"
   {
     make -C "$tree" ARCH=x86_64 tinyconfig &&
       (cd "$tree" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O . .config \
         "$here/kernel.config") &&
       make -C "$tree" ARCH=x86_64 olddefconfig
-  } >"$tree/../config.log" 2>&1 || die "kernel configuration failed, see $tree/../config.log"
+  } >"$tree/config.log" 2>&1 || die "kernel configuration failed, see $tree/config.log"
   check_config_survived "$tree/.config"
   log "compiling the kernel with -j$jobs (several minutes)"
   # Fixed build identity (user, host, and the source tarball's time, which comes from the
@@ -256,22 +279,24 @@ EOF
 # --- main --------------------------------------------------------------------------------------
 
 build_entry() {
-  local entry=$1 work="$1.work"
+  local entry=$1 work="$1.work" tree="$cache_root/kernel-tree"
   local started=$SECONDS
   rm -rf "$work"
   mkdir -p "$work/stage" "$work/out"
-  build_kernel "$work/linux"
-  cp "$work/linux/arch/x86/boot/bzImage" "$work/out/bzImage"
-  cp "$work/linux/vmlinux" "$work/out/vmlinux"
-  cp "$work/linux/.config" "$work/out/kernel.config.full"
-  build_initramfs "$work/linux/usr/gen_init_cpio" "$work/stage" "$work/out"
+  build_kernel "$tree"
+  cp "$tree/arch/x86/boot/bzImage" "$work/out/bzImage"
+  cp "$tree/vmlinux" "$work/out/vmlinux"
+  cp "$tree/.config" "$work/out/kernel.config.full"
+  build_initramfs "$tree/usr/gen_init_cpio" "$work/stage" "$work/out"
   verify_artifacts "$work/out"
   paths_env "$entry" >"$work/out/paths.env"
   echo "$((SECONDS - started))" >"$work/out/build-seconds"
   rm -rf "$entry"
   mv "$work/out" "$entry"
-  if [[ ${CVMM_GUEST_KEEP_WORK:-0} != 1 ]]; then
-    rm -rf "$work"
+  rm -rf "$work"
+  # The kernel tree (~1.5 GB) is only needed to rebuild after an input change.
+  if [[ ${CVMM_GUEST_KEEP_TREE:-0} != 1 ]]; then
+    rm -rf "$tree"
   fi
   log "built in $((SECONDS - started)) s"
 }
