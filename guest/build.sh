@@ -16,6 +16,8 @@
 # as shell assignments (CVMM_GUEST_BZIMAGE=..., ...), and is printed on success.
 #
 # Usage: guest/build.sh [--print-dir]   (--print-dir: print only the entry directory)
+# Exit status: 0 artifacts ready, 1 build or verification failed, 2 usage, 3 an input package
+# is not installed (run scripts/setup-host.sh).
 # Environment: CVMM_GUEST_CACHE (cache root), CVMM_KERNEL_SOURCE (kernel tarball),
 #              CVMM_GUEST_JOBS (make -j, default nproc), CVMM_GUEST_KEEP_TREE=1 (keep the
 #              patched kernel tree <cache root>/kernel-tree after a successful build, so that
@@ -48,15 +50,20 @@ die() {
   echo "guest: error: $*" >&2
   exit 1
 }
+# Exit status 3: a build input is not installed (callers such as the boot test skip on it).
+die_missing() {
+  echo "guest: error: $*" >&2
+  exit 3
+}
 
 require_inputs() {
   [[ -r $kernel_tarball ]] ||
-    die "kernel source $kernel_tarball not found (install $kernel_package: scripts/setup-host.sh)"
+    die_missing "kernel source $kernel_tarball not found (install $kernel_package: scripts/setup-host.sh)"
   [[ -x $busybox_binary ]] && file_is_static "$busybox_binary" ||
-    die "$busybox_binary is missing or not static (install busybox-static: scripts/setup-host.sh)"
+    die_missing "$busybox_binary is missing or not static (install busybox-static: scripts/setup-host.sh)"
   local tool
   for tool in make gcc flex bison bc gzip patch sha256sum readelf cpio; do
-    command -v "$tool" >/dev/null || die "$tool not found (run scripts/setup-host.sh)"
+    command -v "$tool" >/dev/null || die_missing "$tool not found (run scripts/setup-host.sh)"
   done
 }
 
