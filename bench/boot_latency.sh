@@ -108,7 +108,7 @@ if ((use_linux)); then
   fi
   if [[ $variant == busybox ]]; then
     initramfs=$CVMM_GUEST_INITRAMFS_BUSYBOX
-    marker="^$CVMM_GUEST_INIT_MARKER"
+    marker="$CVMM_GUEST_INIT_MARKER"
   else
     initramfs=$CVMM_GUEST_INITRAMFS_UD2
     marker='Attempted to kill init!'

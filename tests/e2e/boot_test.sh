@@ -126,7 +126,7 @@ expect "16550 on 0x3f8 is ttyS0" 'ttyS0 at I/O 0x3f8'
 expect "console on ttyS0" 'printk: console \[ttyS0\] enabled'
 expect "kernel starts /init" 'Run /init as init process'
 if [[ $initramfs_choice == busybox ]]; then
-  expect "init marker from user space" "^$CVMM_GUEST_INIT_MARKER cpus=$cpus "
+  expect "init marker from user space ($cpus CPUs online)" "$CVMM_GUEST_INIT_MARKER cpus=$cpus "
   if ((status == 0)); then pass "cvmm exit status 0 (ACPI power-off)"; else fail "cvmm exit status $status, expected 0 after poweroff -f"; fi
 else
   expect "user mode reached (ud2 /init killed init)" 'Attempted to kill init! exitcode=0x00000004'
