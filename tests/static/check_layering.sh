@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Enforces the dependency direction of architecture-anchors §B.2 and the no-throw rule (§B.6)
+# by reading #include lines. Exit 0 when clean; lists every violation otherwise.
+set -u
+root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$root" || exit 2
+status=0
+
+violation() {
+  echo "layering: $1"
+  status=1
+}
+
+# rule DIR FORBIDDEN_REGEX REASON: no file under DIR may include a header matching the regex.
+rule() {
+  local dir=$1 pattern=$2 reason=$3
+  [[ -d $dir ]] || return 0
+  while IFS= read -r hit; do
+    violation "$hit ($reason)"
+  done < <(grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pattern)" "$dir" \
+             --include='*.h' --include='*.cc' --include='*.cpp' 2>/dev/null)
+}
+
+rule base 'vmm/|devices/|firmware/|tools/' "base/ is the leaf library"
+rule firmware 'vmm/|devices/|tools/|linux/kvm\.h|sys/ioctl\.h' "firmware/ is pure"
+rule devices 'vmm/|firmware/|tools/|linux/kvm\.h' "devices/ depends on base/ only"
+rule vmm/tdx 'vmm/snp/|vmm/s390-se/|devices/' "TEE backends never include each other or devices/"
+rule vmm/snp 'vmm/tdx/|vmm/s390-se/|devices/' "TEE backends never include each other or devices/"
+rule vmm/s390-se 'vmm/tdx/|vmm/snp/|devices/' "TEE backends never include each other or devices/"
+rule tools/measure 'vmm/|devices/' "cvmm-measure links firmware/ and base/ only"
+
+# Our libraries never throw (Result<T> carries errors); tools/ catch at main.
+while IFS= read -r hit; do
+  violation "$hit (no 'throw' in library code; return an Error)"
+done < <(grep -rnE '(^|[^_[:alnum:]])throw[[:space:]]*[^;[:space:]]?' base firmware devices vmm \
+           --include='*.h' --include='*.cc' 2>/dev/null | grep -vE '//.*throw|noexcept|throw\(\)' )
+
+exit $status
