@@ -1,50 +1,84 @@
 // SPDX-License-Identifier: Apache-2.0
-// GuestMemoryView: how device models reach guest RAM without seeing vmm/ types
-// (architecture-anchors §B.3). Every access is bounds-checked and copies bytes in or out;
-// there are no long-lived pointers into guest memory. Implemented by vmm::GuestMemory and by
-// test fakes. Included by devices/ and vmm/.
+// GuestMemoryView: the only way device models reach guest memory (architecture-anchors §B.3).
+// Every access is bounds-checked and copies bytes in or out; there are no long-lived pointers
+// into guest RAM. Under TDX/SNP an implementation covers the shared ranges only, so a private
+// GPA is an ordinary error. Included by devices/ and vmm/; depends on base/ only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
-#include <type_traits>
+#include <vector>
 
+#include "base/checked.h"
 #include "base/result.h"
 
 namespace cvm {
 
+/// Bounds-checked, copying access to guest-physical memory.
+///
+/// Thread-safety: implementations must allow concurrent calls from several threads (vCPU
+/// threads, the event loop, device workers). The guest may modify the bytes concurrently, so
+/// callers copy structures out first and validate the copy, never the guest's bytes.
 class GuestMemoryView {
  public:
   virtual ~GuestMemoryView() = default;
 
-  /// Copies guest-physical [gpa, gpa + out.size()) into `out`.
-  /// Errors: kGuest "gpa range [a, b) is not guest RAM" when any byte lies outside RAM (or in
-  /// memory the host cannot read, e.g. private TEE memory); `out` is then unspecified.
-  /// Thread-safety: safe from any thread; the guest may change the bytes concurrently, so
-  /// callers validate the copy, never the guest memory itself.
+  /// Copies guest bytes [gpa, gpa + out.size()) into `out`. Fails with kGuest (nothing
+  /// copied) when any byte of the range is outside the accessible guest memory or the
+  /// range wraps around 2^64.
   [[nodiscard]] virtual Result<void> read(uint64_t gpa, std::span<std::byte> out) const = 0;
 
-  /// Copies `data` to guest-physical [gpa, gpa + data.size()). Errors as for read(); nothing
-  /// is written on error.
+  /// Copies `data` to guest bytes [gpa, gpa + data.size()). Same failure rules as read().
   [[nodiscard]] virtual Result<void> write(uint64_t gpa, std::span<const std::byte> data) = 0;
 
-  /// Reads a trivially copyable value (little-endian host layout) from `gpa`.
-  template <typename T>
-  [[nodiscard]] Result<T> read_obj(uint64_t gpa) const {
-    static_assert(std::is_trivially_copyable_v<T>);
-    T value{};
-    CVM_TRY(read(gpa, std::as_writable_bytes(std::span<T, 1>(&value, 1))));
-    return value;
+  /// True when the whole range [gpa, gpa + length) is accessible (length 0 is always valid
+  /// unless gpa itself is outside every region). Lets parsers reject a bad descriptor early.
+  [[nodiscard]] virtual bool contains(uint64_t gpa, uint64_t length) const = 0;
+};
+
+/// Error used by GuestMemoryView implementations for an inaccessible range.
+inline Error guest_range_error(uint64_t gpa, uint64_t length) {
+  return make_error(ErrorCode::kGuest, "guest range {:#x}+{:#x} is outside guest memory", gpa,
+                    length);
+}
+
+/// One contiguous host buffer that backs guest addresses [base, base + size). Used by unit
+/// tests and fuzzers as fake guest RAM; production code wraps the machine's RAM mappings.
+/// Not thread-safe beyond what memcpy on distinct bytes gives.
+class BufferGuestMemory final : public GuestMemoryView {
+ public:
+  BufferGuestMemory(uint64_t base, std::size_t size) : base_(base), bytes_(size) {}
+
+  Result<void> read(uint64_t gpa, std::span<std::byte> out) const override {
+    if (!contains(gpa, out.size())) {
+      return guest_range_error(gpa, out.size());
+    }
+    // Bounds: contains() proved [gpa - base_, + out.size()) lies inside bytes_.
+    std::memcpy(out.data(), bytes_.data() + (gpa - base_), out.size());
+    return ok();
   }
 
-  /// Writes a trivially copyable value to `gpa`.
-  template <typename T>
-  [[nodiscard]] Result<void> write_obj(uint64_t gpa, const T& value) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    return write(gpa, std::as_bytes(std::span<const T, 1>(&value, 1)));
+  Result<void> write(uint64_t gpa, std::span<const std::byte> data) override {
+    if (!contains(gpa, data.size())) {
+      return guest_range_error(gpa, data.size());
+    }
+    // Bounds: as in read().
+    std::memcpy(bytes_.data() + (gpa - base_), data.data(), data.size());
+    return ok();
   }
+
+  bool contains(uint64_t gpa, uint64_t length) const override {
+    return gpa >= base_ && range_within<uint64_t>(gpa - base_, length, bytes_.size());
+  }
+
+  uint64_t base() const noexcept { return base_; }
+  std::span<std::byte> bytes() noexcept { return bytes_; }
+
+ private:
+  uint64_t base_;
+  std::vector<std::byte> bytes_;
 };
 
 }  // namespace cvm
