@@ -78,11 +78,6 @@ Result<void> map_guest_memfd(const kvm::Vm& vm, GuestMemory::Region& region) {
   return vm.set_user_memory_region2(slot);
 }
 
-Error not_ram(uint64_t gpa, uint64_t size) {
-  return make_error(ErrorCode::kGuest, "gpa range [{:#x}, {:#x}) is not guest RAM", gpa,
-                    gpa + size);
-}
-
 }  // namespace
 
 std::string_view to_string(RamBacking backing) noexcept {
@@ -168,7 +163,7 @@ const GuestMemory::Region* GuestMemory::find(uint64_t gpa, uint64_t size) const 
 Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
   const Region* region = find(gpa, out.size());
   if (region == nullptr) {
-    return not_ram(gpa, out.size());
+    return guest_range_error(gpa, out.size());
   }
   // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
   std::memcpy(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
@@ -178,7 +173,7 @@ Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
 Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
   const Region* region = find(gpa, data.size());
   if (region == nullptr) {
-    return not_ram(gpa, data.size());
+    return guest_range_error(gpa, data.size());
   }
   // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
   std::memcpy(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
@@ -192,6 +187,10 @@ Result<std::span<std::byte>> GuestMemory::host_span(uint64_t gpa, uint64_t size)
                       "gpa range [{:#x}, {:#x}) is not inside one RAM region", gpa, gpa + size);
   }
   return region->mapping.span().subspan(gpa - region->gpa, size);
+}
+
+bool GuestMemory::contains(uint64_t gpa, uint64_t length) const {
+  return find(gpa, length) != nullptr;
 }
 
 uint64_t GuestMemory::size() const noexcept {

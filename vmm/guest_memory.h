@@ -71,6 +71,7 @@ class GuestMemory final : public GuestMemoryView {
 
   [[nodiscard]] Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
   [[nodiscard]] Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
+  [[nodiscard]] bool contains(uint64_t gpa, uint64_t length) const override;
 
   /// Host bytes backing [gpa, gpa + size), which must lie inside one region. For the VMM's own
   /// loaders (kernel, boot structures) before vCPUs run; devices use read()/write().

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "vmm/kvm/recording_sys.h"
@@ -133,16 +134,20 @@ TEST(GuestMemoryTest, AccessIsBoundsChecked) {
   auto created = GuestMemory::create(f.vm, ranges, RamBacking::kAnonymous);
   ASSERT_TRUE(created.has_value());
   GuestMemoryView& view = **created;
-  ASSERT_TRUE(view.write_obj<uint32_t>((4ull << 30) + 8, 0xdeadbeef).has_value());
-  auto value = view.read_obj<uint32_t>((4ull << 30) + 8);
-  ASSERT_TRUE(value.has_value());
-  EXPECT_EQ(*value, 0xdeadbeefu);
+  const std::byte in[4] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+  ASSERT_TRUE(view.write((4ull << 30) + 8, in).has_value());
+  std::byte out[4] = {};
+  ASSERT_TRUE(view.read((4ull << 30) + 8, out).has_value());
+  EXPECT_EQ(std::memcmp(in, out, 4), 0);
+  EXPECT_EQ((*created)->regions()[1].mapping.data()[9], std::byte{2});
 
-  auto straddle = view.read_obj<uint32_t>(2 * kMiB - 2);
+  auto straddle = view.read(2 * kMiB - 2, out);
   ASSERT_FALSE(straddle.has_value());
   EXPECT_EQ(straddle.error().code(), ErrorCode::kGuest);
-  EXPECT_EQ(straddle.error().message(), "gpa range [0x1ffffe, 0x200002) is not guest RAM");
-  EXPECT_FALSE(view.read_obj<uint8_t>(3ull << 30).has_value());
+  EXPECT_EQ(straddle.error().message(), "guest range 0x1ffffe+0x4 is outside guest memory");
+  EXPECT_FALSE(view.read(3ull << 30, std::span(out).first(1)).has_value());
+  EXPECT_TRUE(view.contains(0, 2 * kMiB));
+  EXPECT_FALSE(view.contains(0, 2 * kMiB + 1));
   EXPECT_FALSE((*created)->host_span(2 * kMiB - 4, 8).has_value());
   auto span = (*created)->host_span(4096, 16);
   ASSERT_TRUE(span.has_value());
