@@ -86,6 +86,12 @@ TEST(RtmrTest, DebianOvmfExtendsNoRtmr) {
   EXPECT_EQ(to_hex(model->input_digests[2].digest),
             to_hex(sha384(qemu_load_options(kCmdline, true))));
   EXPECT_EQ(to_hex(model->input_digests[3].digest), to_hex(sha384(initrd)));
+
+  boot.kernel = std::span<const std::byte>(initrd);  // not a PE image
+  auto refused = model_rtmrs(*firmware, *launch, boot);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message(),
+            "kernel (an EFI-stub bzImage is required): PE image: no \"MZ\" DOS header");
 }
 
 }  // namespace
