@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/pe_authenticode.h"
 
-#include <algorithm>
-#include <vector>
-
 #include "base/byte_reader.h"
 #include "base/checked.h"
+
+#include <algorithm>
+#include <vector>
 
 namespace cvm::firmware::tdx {
 namespace {

@@ -16,11 +16,11 @@
 // PointerToRawData @20).
 #pragma once
 
-#include <cstddef>
-#include <span>
-
 #include "base/result.h"
 #include "firmware/sha.h"
+
+#include <cstddef>
+#include <span>
 
 namespace cvm::firmware::tdx {
 

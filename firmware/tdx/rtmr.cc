@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/rtmr.h"
 
-#include <algorithm>
-
 #include "base/byte_reader.h"
 #include "base/hex.h"
 #include "firmware/tdx/pe_authenticode.h"
+
+#include <algorithm>
 
 namespace cvm::firmware::tdx {
 namespace {

@@ -34,6 +34,10 @@
 // kernel to the firmware (fw_cfg header patching).
 #pragma once
 
+#include "base/result.h"
+#include "firmware/sha.h"
+#include "firmware/tdx/mrtd.h"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -41,10 +45,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/result.h"
-#include "firmware/sha.h"
-#include "firmware/tdx/mrtd.h"
 
 namespace cvm::firmware::tdx {
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/pe_authenticode.h"
 
-#include <gtest/gtest.h>
-
 #include "base/byte_reader.h"
 #include "base/hex.h"
+
+#include <gtest/gtest.h>
 
 namespace cvm::firmware::tdx {
 namespace {

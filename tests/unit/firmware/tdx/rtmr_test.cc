@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/rtmr.h"
 
-#include <memory>
-
-#include <gtest/gtest.h>
-
 #include "base/file.h"
 #include "base/hex.h"
 #include "tests/unit/firmware/tdx/tdvf_test_image.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
 
 namespace cvm::firmware::tdx {
 namespace {
