@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs dependencies, builds cvmm (normal and ASan+UBSan),
 # builds the project's guest, then runs CTest (labels unit, kvm, boot) and the sanitizer
-# build's unit and kvm tests. Exit status is non-zero if anything fails.
+# build's unit and kvm tests, and every libFuzzer target for a short fixed time. Exit status is non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -16,6 +16,11 @@ echo "== build (ASan+UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCVMM_SANITIZE=ON >/dev/null
 ninja -C build-asan -j"$jobs"
 
+echo "== build (libFuzzer targets, clang)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCVMM_FUZZ=ON \
+  >/dev/null
+ninja -C build-fuzz -j"$jobs" cvmm_fuzz_targets
+
 if [[ -x guest/build.sh ]]; then
   echo "== guest artifacts"
   guest/build.sh
@@ -27,6 +32,9 @@ fi
 
 echo "== tests (ASan+UBSan: unit, kvm)"
 (cd build-asan && ctest -L 'unit|kvm' --output-on-failure -j"$jobs")
+
+echo "== fuzz targets (fixed time each)"
+(cd build-fuzz && ctest -L fuzz --output-on-failure)
 
 echo "== tests (all labels)"
 cd build && ctest --output-on-failure -j"$jobs"
