@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "base/hex.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "firmware/initdata.h"
 #include "firmware/sha.h"
 #include "firmware/snp/cpu_models.h"
 #include "firmware/snp/launch_digest.h"
@@ -40,7 +42,7 @@ constexpr const char* kHelp =
     "usage: cvmm-measure snp --firmware OVMF.fd [--mode snp|sev|seves|snp:ovmf-hash]\n"
     "         --vcpus N --vcpu-type MODEL --vmm-type cvmm|qemu|ec2|gce\n"
     "         [--guest-features HEX] [--kernel FILE [--initrd FILE] [--append CMDLINE]]\n"
-    "         [--ovmf-hash HEX] [--json]\n"
+    "         [--ovmf-hash HEX] [--initdata FILE] [--json]\n"
     "\n"
     "Prints the launch digest an AMD secure processor computes for an OVMF guest:\n"
     "  snp            SEV-SNP MEASUREMENT, SHA-384 (default)\n"
@@ -60,6 +62,8 @@ constexpr const char* kHelp =
     "                        measured direct boot: hash these into the firmware's SEV\n"
     "                        kernel-hashes table\n"
     "  --ovmf-hash HEX       precomputed snp:ovmf-hash value (snp only)\n"
+    "  --initdata FILE       CoCo initdata TOML; HOST_DATA (32 bytes) = its digest. HOST_DATA\n"
+    "                        is reported with --json; it does not change the measurement\n"
     "  --json                print every input hash and every measured component\n";
 
 // A usage error exits with status 2, anything else with 1.
@@ -81,6 +85,7 @@ struct SnpOptions {
   std::optional<std::string> initrd_path;
   std::optional<std::string> append;
   std::optional<firmware::Sha384Digest> ovmf_hash;
+  std::optional<std::string> initdata_path;
   bool json = false;
   bool help = false;
 };
@@ -140,6 +145,8 @@ std::optional<CommandError> apply_option(SnpOptions& o, std::string_view name,
     o.initrd_path = value;
   } else if (name == "--append") {
     o.append = value;
+  } else if (name == "--initdata") {
+    o.initdata_path = value;
   } else if (name == "--ovmf-hash") {
     auto bytes = from_hex(value, "--ovmf-hash");
     if (!bytes || bytes->size() != sizeof(firmware::Sha384Digest)) {
@@ -246,8 +253,24 @@ Result<FileDigest> hash_file(const std::string& path) {
 struct LoadedInputs {
   Blob firmware;
   std::optional<KernelHashes> kernel_hashes;
+  /// SNP HOST_DATA from --initdata.
+  std::optional<std::array<std::byte, 32>> host_data;
   boost::json::object json;
 };
+
+// --initdata: HOST_DATA = the initdata digest (firmware/initdata.h), kept for --json.
+Result<void> load_initdata(const std::string& path, LoadedInputs& in) {
+  CVM_ASSIGN_OR_RETURN(const std::string document, read_text_file(path));
+  auto digest = firmware::initdata_digest(document);
+  if (!digest) {
+    return std::move(digest).error().context(path);
+  }
+  in.host_data = digest->host_data();
+  in.json["initdata"] = {{"path", path},
+                         {"algorithm", firmware::initdata_algorithm_name(digest->algorithm)},
+                         {"digest", to_hex(digest->digest)}};
+  return ok();
+}
 
 Result<LoadedInputs> load_inputs(const SnpOptions& o) {
   LoadedInputs in;
@@ -258,6 +281,9 @@ Result<LoadedInputs> load_inputs(const SnpOptions& o) {
                            {"size", in.firmware->size()},
                            {"sha256", to_hex(firmware::sha256(*in.firmware))},
                            {"sha384", to_hex(firmware::sha384(*in.firmware))}};
+  }
+  if (o.initdata_path) {
+    CVM_TRY(load_initdata(*o.initdata_path, in));
   }
   if (!o.kernel_path) {
     return in;
@@ -364,6 +390,9 @@ boost::json::object describe_run(const SnpOptions& o, const LaunchPlan& plan,
       fmt::format("{:#x}", o.guest_features.value_or(default_guest_features(o.mode)));
   if (o.ovmf_hash) {
     in.json["ovmf_hash"] = to_hex(*o.ovmf_hash);
+  }
+  if (in.host_data) {
+    out["host_data"] = to_hex(*in.host_data);
   }
   out["inputs"] = std::move(in.json);
   out["components"] = describe_components(plan, o);

@@ -115,6 +115,8 @@ TEST(SnpLaunchPlanTest, DebianOvmfRejectsKernel) {
   in.firmware = firmware;
   in.vmm = VmmType::kQemu;
   in.kernel_hashes = synthetic_kernel_hashes();
+  expect_error(in, ErrorCode::kInvalidArgument, "no SNP_KERNEL_HASHES section");
+  in.mode = SevMode::kSevEs;
   expect_error(in, ErrorCode::kInvalidArgument, "SEV hashes area is unusable (base 0x0 size 0x0)");
 }
 
