@@ -113,12 +113,12 @@ Result<RamBacking> ram_backing(const MemoryConfig& memory) {
   return memory.hugepages ? RamBacking::kHugepages : RamBacking::kAnonymous;
 }
 
-Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config) {
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sys& sys) {
   CVM_TRY(check_machine_config(config));
   CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                        x86::compute_memory_layout(config.memory.size_bytes));
-  CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open());
+  CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system));
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);

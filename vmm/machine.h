@@ -38,7 +38,9 @@ class Machine final {
   /// Checks the host and the config, creates the VM, loads the kernel and sets up vCPUs and
   /// devices. Nothing runs yet. Errors: one line naming what failed (bad config or image,
   /// missing host capability, failing ioctl); everything created so far is released.
-  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const VmConfig& config);
+  /// `sys` is the ioctl seam (unit tests pass a RecordingSys).
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const VmConfig& config,
+                                                               kvm::Sys& sys = kvm::real_sys());
 
   /// Runs the vCPUs until the guest powers off or resets (status 0), fails (status 1, the
   /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
