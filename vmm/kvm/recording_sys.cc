@@ -26,6 +26,8 @@ std::size_t argument_size(unsigned long request, std::uintptr_t arg) {
       return sizeof(kvm_msrs) + words[0] * sizeof(kvm_msr_entry);
     case KVM_SET_GSI_ROUTING:
       return sizeof(kvm_irq_routing) + words[0] * sizeof(kvm_irq_routing_entry);
+    case KVM_GET_MSR_INDEX_LIST:
+      return sizeof(kvm_msr_list) + words[0] * sizeof(uint32_t);
     case KVM_MEMORY_ENCRYPT_OP:
       return 24;
     default:
@@ -54,6 +56,11 @@ int RecordingSys::new_fd(const std::string& role) {
 }
 
 std::string RecordingSys::role_of(int fd) const {
+  std::lock_guard lock(mutex_);
+  return role_of_locked(fd);
+}
+
+std::string RecordingSys::role_of_locked(int fd) const {
   auto it = roles_.find(fd);
   return it != roles_.end() ? it->second : fmt::format("fd {}", fd);
 }
@@ -84,22 +91,28 @@ long RecordingSys::default_result(int fd, unsigned long request, std::uintptr_t 
 }
 
 long RecordingSys::ioctl(int fd, unsigned long request, std::uintptr_t arg) {
-  calls_.push_back(RecordedCall{role_of(fd), ioctl_name(request), request, arg,
-                                copy_arg(request, arg)});
-  auto failure = failures_.find(request);
-  if (failure != failures_.end() && !failure->second.empty()) {
-    const int err = failure->second.front();
-    failure->second.pop_front();
-    return -err;
+  Handler handler;
+  {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(RecordedCall{role_of_locked(fd), ioctl_name(request), request, arg,
+                                  copy_arg(request, arg)});
+    auto failure = failures_.find(request);
+    if (failure != failures_.end() && !failure->second.empty()) {
+      const int err = failure->second.front();
+      failure->second.pop_front();
+      return -err;
+    }
+    auto it = handlers_.find(request);
+    if (it == handlers_.end()) {
+      return default_result(fd, request, arg);
+    }
+    handler = it->second;
   }
-  auto handler = handlers_.find(request);
-  if (handler != handlers_.end()) {
-    return handler->second(arg);
-  }
-  return default_result(fd, request, arg);
+  return handler(fd, arg);
 }
 
 int RecordingSys::open(const char* path, int flags) {
+  std::lock_guard lock(mutex_);
   calls_.push_back(RecordedCall{path, "open", 0, static_cast<std::uintptr_t>(flags), {}});
   if (open_error_ != 0) {
     return -open_error_;
@@ -109,7 +122,8 @@ int RecordingSys::open(const char* path, int flags) {
 
 void* RecordingSys::mmap(std::size_t length, int prot, int flags, int fd, off_t offset,
                          int* error) {
-  calls_.push_back(RecordedCall{role_of(fd), "mmap", 0, length, {}});
+  std::lock_guard lock(mutex_);
+  calls_.push_back(RecordedCall{role_of_locked(fd), "mmap", 0, length, {}});
   (void)prot;
   (void)offset;
   if (mmap_error_ != 0) {
@@ -129,12 +143,24 @@ void* RecordingSys::mmap(std::size_t length, int prot, int flags, int fd, off_t 
 }
 
 void RecordingSys::munmap(void* addr, std::size_t length) noexcept {
+  std::lock_guard lock(mutex_);
   calls_.push_back(RecordedCall{"", "munmap", 0, length, {}});
   live_mappings_.erase(addr);
   ::munmap(addr, length);
 }
 
+std::vector<RecordedCall> RecordingSys::calls() const {
+  std::lock_guard lock(mutex_);
+  return calls_;
+}
+
+std::size_t RecordingSys::live_mappings() const {
+  std::lock_guard lock(mutex_);
+  return live_mappings_.size();
+}
+
 std::vector<std::string> RecordingSys::call_names() const {
+  std::lock_guard lock(mutex_);
   std::vector<std::string> names;
   names.reserve(calls_.size());
   for (const auto& call : calls_) {
@@ -144,6 +170,7 @@ std::vector<std::string> RecordingSys::call_names() const {
 }
 
 std::vector<RecordedCall> RecordingSys::calls_named(const std::string& name) const {
+  std::lock_guard lock(mutex_);
   std::vector<RecordedCall> out;
   std::copy_if(calls_.begin(), calls_.end(), std::back_inserter(out),
                [&](const RecordedCall& call) { return call.name == name; });

@@ -5,7 +5,7 @@
 //
 // Fds it hands out (for open() and the KVM_CREATE_* ioctls) are real eventfds, so UniqueFd
 // can close them; mmap() returns real anonymous memory whatever fd is passed.
-// Single-threaded use only.
+// Thread-safe (vCPU threads may share one); handlers run without the internal lock held.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,7 @@ struct RecordedCall {
 
 class RecordingSys final : public Sys {
  public:
-  using Handler = std::function<long(std::uintptr_t arg)>;
+  using Handler = std::function<long(int fd, std::uintptr_t arg)>;
 
   RecordingSys() = default;
   RecordingSys(const RecordingSys&) = delete;
@@ -53,17 +54,27 @@ class RecordingSys final : public Sys {
   void munmap(void* addr, std::size_t length) noexcept override;
 
   /// KVM_CHECK_EXTENSION(capability) answers `value` (unlisted capabilities answer 0).
-  void set_extension(long capability, long value) { extensions_[capability] = value; }
+  void set_extension(long capability, long value) {
+    std::lock_guard lock(mutex_);
+    extensions_[capability] = value;
+  }
   /// The next call of `request` fails with -err (queued; one failure per call).
-  void fail_next(unsigned long request, int err) { failures_[request].push_back(err); }
+  void fail_next(unsigned long request, int err) {
+    std::lock_guard lock(mutex_);
+    failures_[request].push_back(err);
+  }
   /// Every call of `request` runs `handler` (after recording) and returns its result.
-  void on(unsigned long request, Handler handler) { handlers_[request] = std::move(handler); }
+  void on(unsigned long request, Handler handler) {
+    std::lock_guard lock(mutex_);
+    handlers_[request] = std::move(handler);
+  }
   /// open() fails with -err.
   void fail_open(int err) { open_error_ = err; }
   /// mmap() fails with `err`.
   void fail_mmap(int err) { mmap_error_ = err; }
 
-  const std::vector<RecordedCall>& calls() const noexcept { return calls_; }
+  /// A copy of the calls recorded so far.
+  std::vector<RecordedCall> calls() const;
   /// Names of the recorded calls, in order ("open", "KVM_GET_API_VERSION", ...).
   std::vector<std::string> call_names() const;
   /// Recorded calls with the given name.
@@ -71,13 +82,15 @@ class RecordingSys final : public Sys {
   /// The role of a handed-out fd ("vm", "vcpu1", ...).
   std::string role_of(int fd) const;
   /// Number of live mmap()s (to check that teardown unmapped everything).
-  std::size_t live_mappings() const noexcept { return live_mappings_.size(); }
+  std::size_t live_mappings() const;
 
  private:
-  int new_fd(const std::string& role);
+  int new_fd(const std::string& role);  // caller holds mutex_
+  std::string role_of_locked(int fd) const;
   long default_result(int fd, unsigned long request, std::uintptr_t arg);
   static std::vector<std::byte> copy_arg(unsigned long request, std::uintptr_t arg);
 
+  mutable std::mutex mutex_;
   std::vector<RecordedCall> calls_;
   std::map<long, long> extensions_;
   std::map<unsigned long, std::deque<int>> failures_;

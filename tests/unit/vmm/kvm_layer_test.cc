@@ -51,7 +51,7 @@ TEST(KvmSystemTest, OpenChecksApiVersionThenMmapSize) {
 
 TEST(KvmSystemTest, WrongApiVersionIsRejected) {
   RecordingSys sys;
-  sys.on(KVM_GET_API_VERSION, [](std::uintptr_t) { return 11L; });
+  sys.on(KVM_GET_API_VERSION, [](int, std::uintptr_t) { return 11L; });
   auto system = System::open(sys);
   ASSERT_FALSE(system.has_value());
   EXPECT_EQ(system.error().message(), "/dev/kvm: KVM API version 11, expected 12");
@@ -86,7 +86,7 @@ TEST(KvmSystemTest, SupportedCpuidRetriesOnE2big) {
   RecordingSys sys;
   System system = open_system(sys);
   sys.fail_next(KVM_GET_SUPPORTED_CPUID, E2BIG);
-  sys.on(KVM_GET_SUPPORTED_CPUID, [](std::uintptr_t arg) {
+  sys.on(KVM_GET_SUPPORTED_CPUID, [](int, std::uintptr_t arg) {
     auto* cpuid = reinterpret_cast<kvm_cpuid2*>(arg);
     cpuid->nent = 2;
     cpuid->entries[0].function = 0;
@@ -216,7 +216,7 @@ TEST(KvmVcpuTest, RejectedMsrIsNamed) {
   ASSERT_TRUE(vm.has_value());
   auto vcpu = vm->create_vcpu(0);
   ASSERT_TRUE(vcpu.has_value());
-  sys.on(KVM_SET_MSRS, [](std::uintptr_t) { return 1L; });
+  sys.on(KVM_SET_MSRS, [](int, std::uintptr_t) { return 1L; });
   const kvm_msr_entry msrs[] = {{0x174, 0, 0}, {0x10a, 0, 1}};
   auto result = vcpu->set_msrs(msrs);
   ASSERT_FALSE(result.has_value());
