@@ -184,6 +184,7 @@ if ((use_linux)); then
   row "linux exec->init marker (console): cvmm" cvmm-linux mark_marker_ms ms
   row "linux exec->init marker (console): QEMU" qemu-linux mark_marker_ms ms
   row "linux exec->init marker (boot-timing port): cvmm" cvmm-linux event_guest-mark-123_ms ms
+  row "linux vCPU start->init marker (boot-timing port): cvmm" cvmm-linux vcpu_start_to_mark_123_ms ms
   row "linux exec->exit: cvmm" cvmm-linux exit_ms ms
   row "linux VMM RSS excl. guest RAM: cvmm" cvmm-linux vmm_rss_kib KiB
   row "linux VMM RSS excl. guest RAM: QEMU" qemu-linux vmm_rss_kib KiB

@@ -12,6 +12,9 @@
 //   event_NAME_ms=T     exec -> CLOCK_MONOTONIC stamp the VMM itself printed as
 //                       "boot-timing: NAME [value=V] monotonic_ns=NS" (cvmm with
 //                       CVMM_BOOT_TIMING=1); NAME becomes NAME-V when value=V is present
+//   vcpu_start_to_mark_V_ms=T  from cvmm's exit report "cvmm: boot timing (port 0x440, ms
+//                       after vCPU start): 0xVV@T ..." (vmm/machine.cc): the first write of
+//                       byte V to the boot-timing port, relative to the vCPUs' start
 //   maxrss_kib=N        getrusage(RUSAGE_CHILDREN) peak RSS, guest pages the VMM touched included
 //   vmm_rss_kib=N       peak of VmRSS minus the Rss of the guest-RAM mapping, sampled from
 //                       /proc/PID/status and /proc/PID/smaps every --sample-ms (only with
@@ -146,6 +149,26 @@ static long guest_ram_rss_kib(pid_t pid, long guest_mem_kib) {
   return best;
 }
 
+// cvmm's exit report of the boot-timing port: "... ms after vCPU start): 0x7b@123.456 ...".
+static void parse_boot_timing_report(const char* line) {
+  const char* list = strstr(line, "ms after vCPU start):");
+  if (list == NULL) {
+    return;
+  }
+  list += strlen("ms after vCPU start):");
+  unsigned seen[256] = {0};
+  unsigned value;
+  double ms;
+  int used;
+  while (sscanf(list, " %x@%lf%n", &value, &ms, &used) == 2) {
+    if (value < 256 && !seen[value]) {
+      seen[value] = 1;
+      printf("vcpu_start_to_mark_%u_ms=%.3f\n", value, ms);
+    }
+    list += used;
+  }
+}
+
 static void match_line(struct Options* options, const char* line, int64_t start_ns,
                        pid_t pid, int* killed) {
   const double ms = (double)(now_ns() - start_ns) / 1e6;
@@ -162,6 +185,7 @@ static void match_line(struct Options* options, const char* line, int64_t start_
       }
     }
   }
+  parse_boot_timing_report(line);
   char event[64];
   long long stamp_ns;
   unsigned value;
