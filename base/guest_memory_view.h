@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// GuestMemoryView: the only way device models reach guest memory (architecture-anchors §B.3).
+// Every access is bounds-checked and copies bytes in or out; there are no long-lived pointers
+// into guest RAM. Under TDX/SNP an implementation covers the shared ranges only, so a private
+// GPA is an ordinary error. Included by devices/ and vmm/; depends on base/ only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "base/checked.h"
+#include "base/result.h"
+
+namespace cvm {
+
+/// Bounds-checked, copying access to guest-physical memory.
+///
+/// Thread-safety: implementations must allow concurrent calls from several threads (vCPU
+/// threads, the event loop, device workers). The guest may modify the bytes concurrently, so
+/// callers copy structures out first and validate the copy, never the guest's bytes.
+class GuestMemoryView {
+ public:
+  virtual ~GuestMemoryView() = default;
+
+  /// Copies guest bytes [gpa, gpa + out.size()) into `out`. Fails with kGuest (nothing
+  /// copied) when any byte of the range is outside the accessible guest memory or the
+  /// range wraps around 2^64.
+  [[nodiscard]] virtual Result<void> read(uint64_t gpa, std::span<std::byte> out) const = 0;
+
+  /// Copies `data` to guest bytes [gpa, gpa + data.size()). Same failure rules as read().
+  [[nodiscard]] virtual Result<void> write(uint64_t gpa, std::span<const std::byte> data) = 0;
+
+  /// True when the whole range [gpa, gpa + length) is accessible (length 0 is always valid
+  /// unless gpa itself is outside every region). Lets parsers reject a bad descriptor early.
+  [[nodiscard]] virtual bool contains(uint64_t gpa, uint64_t length) const = 0;
+};
+
+/// Error used by GuestMemoryView implementations for an inaccessible range.
+inline Error guest_range_error(uint64_t gpa, uint64_t length) {
+  return make_error(ErrorCode::kGuest, "guest range {:#x}+{:#x} is outside guest memory", gpa,
+                    length);
+}
+
+/// One contiguous host buffer that backs guest addresses [base, base + size). Used by unit
+/// tests and fuzzers as fake guest RAM; production code wraps the machine's RAM mappings.
+/// Not thread-safe beyond what memcpy on distinct bytes gives.
+class BufferGuestMemory final : public GuestMemoryView {
+ public:
+  BufferGuestMemory(uint64_t base, std::size_t size) : base_(base), bytes_(size) {}
+
+  Result<void> read(uint64_t gpa, std::span<std::byte> out) const override {
+    if (!contains(gpa, out.size())) {
+      return guest_range_error(gpa, out.size());
+    }
+    // Bounds: contains() proved [gpa - base_, + out.size()) lies inside bytes_.
+    std::memcpy(out.data(), bytes_.data() + (gpa - base_), out.size());
+    return ok();
+  }
+
+  Result<void> write(uint64_t gpa, std::span<const std::byte> data) override {
+    if (!contains(gpa, data.size())) {
+      return guest_range_error(gpa, data.size());
+    }
+    // Bounds: as in read().
+    std::memcpy(bytes_.data() + (gpa - base_), data.data(), data.size());
+    return ok();
+  }
+
+  bool contains(uint64_t gpa, uint64_t length) const override {
+    return gpa >= base_ && range_within<uint64_t>(gpa - base_, length, bytes_.size());
+  }
+
+  uint64_t base() const noexcept { return base_; }
+  std::span<std::byte> bytes() noexcept { return bytes_; }
+
+ private:
+  uint64_t base_;
+  std::vector<std::byte> bytes_;
+};
+
+}  // namespace cvm

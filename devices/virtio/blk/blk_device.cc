@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "devices/virtio/blk/blk_device.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/byte_reader.h"
+#include "devices/virtio/guest_error_log.h"
+
+namespace cvm::devices::virtio::blk {
+namespace {
+
+// Bounce buffer size: guest data moves host file <-> buffer <-> guest memory in these chunks.
+constexpr std::size_t kBounceBytes = 128 * 1024;
+// Discard/write-zeroes limits we advertise (§5.2.4); the file system enforces nothing tighter.
+constexpr uint32_t kMaxRangeSectors = 1u << 22;  // 2 GiB per range
+constexpr uint32_t kMaxRangeSegments = 32;
+constexpr uint32_t kDiscardAlignmentSectors = 8;  // 4 KiB: hole punching granularity
+
+template <typename T>
+void put_le(std::span<std::byte> config, std::size_t offset, T value) {
+  store_le<T>(config.subspan(offset).template first<sizeof(T)>(), value);
+}
+
+}  // namespace
+
+BlkDevice::BlkDevice(DiskFile disk, BlkOptions options)
+    : disk_(std::move(disk)), options_(std::move(options)), queue_max_sizes_{options_.queue_size} {
+  limits_ = DiskLimits{
+      .capacity_sectors = disk_.capacity_sectors(),
+      .readonly = disk_.readonly(),
+      .discard = !disk_.readonly(),
+      .write_zeroes = !disk_.readonly(),
+      .max_discard_sectors = kMaxRangeSectors,
+      .max_discard_seg = kMaxRangeSegments,
+      .max_write_zeroes_sectors = kMaxRangeSectors,
+      .max_write_zeroes_seg = kMaxRangeSegments,
+  };
+  std::span<std::byte> config(config_);
+  put_le<uint64_t>(config, blk_config::kCapacity, limits_.capacity_sectors);
+  // Header and status take two descriptors of a chain no longer than the queue.
+  put_le<uint32_t>(config, blk_config::kSegMax, options_.queue_size - 2u);
+  put_le<uint32_t>(config, blk_config::kBlkSize, static_cast<uint32_t>(kSectorSize));
+  put_le<uint32_t>(config, blk_config::kMaxDiscardSectors, kMaxRangeSectors);
+  put_le<uint32_t>(config, blk_config::kMaxDiscardSeg, kMaxRangeSegments);
+  put_le<uint32_t>(config, blk_config::kDiscardAlignment, kDiscardAlignmentSectors);
+  put_le<uint32_t>(config, blk_config::kMaxWriteZeroesSectors, kMaxRangeSectors);
+  put_le<uint32_t>(config, blk_config::kMaxWriteZeroesSeg, kMaxRangeSegments);
+  config[blk_config::kWriteZeroesMayUnmap] = std::byte{1};
+  bounce_.resize(kBounceBytes);
+  if (options_.worker_thread) {
+    worker_ = std::make_unique<QueueWorker>([this] { drain_queue(); });
+  }
+}
+
+BlkDevice::~BlkDevice() { worker_.reset(); }
+
+uint64_t BlkDevice::device_features() const {
+  uint64_t bits = feature_bit(blk_feature::kSegMax) | feature_bit(blk_feature::kBlkSize) |
+                  feature_bit(blk_feature::kFlush);
+  if (limits_.readonly) {
+    return bits | feature_bit(blk_feature::kRo);
+  }
+  return bits | feature_bit(blk_feature::kDiscard) | feature_bit(blk_feature::kWriteZeroes);
+}
+
+void BlkDevice::read_config(uint64_t offset, std::span<std::byte> out) const {
+  std::fill(out.begin(), out.end(), std::byte{0});
+  if (offset >= config_.size()) {
+    return;
+  }
+  const std::size_t n = std::min<std::size_t>(out.size(), config_.size() - offset);
+  // Bounds: offset < config_.size() and n <= remaining bytes.
+  std::memcpy(out.data(), config_.data() + offset, n);
+}
+
+void BlkDevice::write_config(uint64_t /*offset*/, std::span<const std::byte> /*data*/) {
+  // All fields we offer are read-only (writeback needs CONFIG_WCE, not offered).
+}
+
+Result<void> BlkDevice::activate(GuestMemoryView& memory, VirtioInterrupt& interrupt,
+                                 uint64_t /*driver_features*/,
+                                 std::vector<std::optional<SplitVirtqueue>> queues) {
+  if (queues.size() != 1 || !queues[0].has_value()) {
+    return make_error(ErrorCode::kGuest, "virtio-blk activated without its request queue");
+  }
+  std::lock_guard lock(mutex_);
+  memory_ = &memory;
+  interrupt_ = &interrupt;
+  queue_ = std::move(queues[0]);
+  broken_ = false;
+  return ok();
+}
+
+void BlkDevice::reset() {
+  std::lock_guard lock(mutex_);
+  queue_.reset();
+  memory_ = nullptr;
+  interrupt_ = nullptr;
+  broken_ = false;
+}
+
+void BlkDevice::process_queue(uint16_t index) {
+  if (index != 0) {
+    return;
+  }
+  if (worker_) {
+    worker_->kick();
+    return;
+  }
+  drain_queue();
+}
+
+void BlkDevice::drain_queue() {
+  std::lock_guard lock(mutex_);
+  if (!queue_ || broken_) {
+    return;
+  }
+  if (auto drained = drain_locked(); !drained) {
+    log_guest_error(fmt::format("virtio-blk {}", disk_.path()), drained.error());
+    broken_ = true;
+    interrupt_->set_needs_reset();
+  }
+}
+
+Result<void> BlkDevice::drain_locked() {
+  bool pending = true;
+  while (pending) {
+    for (;;) {
+      CVM_ASSIGN_OR_RETURN(std::optional<DescriptorChain> chain, queue_->pop());
+      if (!chain) {
+        break;
+      }
+      CVM_ASSIGN_OR_RETURN(uint32_t written, handle_chain(*chain));
+      CVM_TRY(queue_->add_used(chain->head, written));
+    }
+    CVM_ASSIGN_OR_RETURN(pending, queue_->enable_notification_and_check_pending());
+  }
+  CVM_ASSIGN_OR_RETURN(bool notify, queue_->needs_notification());
+  if (notify) {
+    interrupt_->signal_used_queue(0);
+  }
+  return ok();
+}
+
+Result<uint32_t> BlkDevice::handle_chain(const DescriptorChain& chain) {
+  std::array<std::byte, kHeaderSize> header{};
+  if (chain.readable_bytes >= kHeaderSize) {
+    CVM_TRY(read_from_buffers(*memory_, chain.readable, 0, header));
+  }
+  CVM_ASSIGN_OR_RETURN(Decoded decoded, decode_request(header, chain.readable_bytes,
+                                                       chain.writable_bytes, limits_));
+  Status status = decoded.status;
+  if (status == Status::kOk) {
+    CVM_ASSIGN_OR_RETURN(status, execute(decoded.request, chain));
+  }
+  const std::array<std::byte, 1> status_byte{static_cast<std::byte>(status)};
+  CVM_TRY(write_to_buffers(*memory_, chain.writable, chain.writable_bytes - 1u, status_byte));
+  // Used length: bytes the device wrote, i.e. IN/GET_ID data on success plus the status.
+  const bool wrote_data = status == Status::kOk && (decoded.request.type == RequestType::kIn ||
+                                                    decoded.request.type == RequestType::kGetId);
+  return (wrote_data ? decoded.request.data_bytes : 0u) + 1u;
+}
+
+Status BlkDevice::host_failure(const Error& error) {
+  log_guest_error(fmt::format("virtio-blk {}", disk_.path()), error);
+  return Status::kIoErr;
+}
+
+Result<Status> BlkDevice::execute(const Request& request, const DescriptorChain& chain) {
+  switch (request.type) {
+    case RequestType::kIn:
+    case RequestType::kOut:
+      return transfer(request, chain);
+    case RequestType::kFlush:
+      if (auto flushed = disk_.flush(); !flushed) {
+        return host_failure(flushed.error());
+      }
+      return Status::kOk;
+    case RequestType::kGetId: {
+      std::array<std::byte, kIdBytes> id{};
+      const std::size_t n = std::min(options_.serial.size(), kIdBytes);
+      // Bounds: n <= kIdBytes; unused bytes stay zero (NUL-terminated when shorter, §5.2.6).
+      std::memcpy(id.data(), options_.serial.data(), n);
+      CVM_TRY(write_to_buffers(*memory_, chain.writable, 0,
+                               std::span(id).first(request.data_bytes)));
+      return Status::kOk;
+    }
+    case RequestType::kDiscard:
+    case RequestType::kWriteZeroes:
+      return apply_ranges(request, chain);
+  }
+  return Status::kUnsupported;
+}
+
+Result<Status> BlkDevice::transfer(const Request& request, const DescriptorChain& chain) {
+  const uint64_t disk_offset = request.sector * kSectorSize;  // in range: decode checked it
+  for (uint32_t done = 0; done < request.data_bytes;) {
+    const auto n = static_cast<std::size_t>(
+        std::min<uint64_t>(bounce_.size(), request.data_bytes - done));
+    std::span<std::byte> chunk = std::span(bounce_).first(n);
+    if (request.type == RequestType::kIn) {
+      if (auto read = disk_.read_at(disk_offset + done, chunk); !read) {
+        return host_failure(read.error());
+      }
+      CVM_TRY(write_to_buffers(*memory_, chain.writable, done, chunk));
+    } else {
+      CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize + done, chunk));
+      if (auto written = disk_.write_at(disk_offset + done, chunk); !written) {
+        return host_failure(written.error());
+      }
+    }
+    done += static_cast<uint32_t>(n);
+  }
+  return Status::kOk;
+}
+
+Result<Status> BlkDevice::apply_ranges(const Request& request, const DescriptorChain& chain) {
+  // Bound the copy before reading: more than max segments is IOERR anyway.
+  if (request.data_bytes > kMaxRangeSegments * kRangeSize) {
+    return Status::kIoErr;
+  }
+  std::vector<std::byte> payload(request.data_bytes);
+  CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize, payload));
+  std::vector<ByteRange> ranges;
+  const Status status = decode_ranges(payload, request.type, limits_, ranges);
+  if (status != Status::kOk) {
+    return status;
+  }
+  for (const ByteRange& range : ranges) {
+    auto done = request.type == RequestType::kDiscard
+                    ? disk_.discard(range.offset, range.length)
+                    : disk_.write_zeroes(range.offset, range.length, range.unmap);
+    if (!done) {
+      return host_failure(done.error());
+    }
+  }
+  return Status::kOk;
+}
+
+}  // namespace cvm::devices::virtio::blk

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// DiskFile: a raw disk image file opened for virtio-blk, with the host I/O the device needs
+// (positional read/write, fdatasync, hole punching, zeroing). Host side only: it never sees
+// guest memory. Included by the blk device, tests and benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace cvm::devices::virtio::blk {
+
+/// Thread-safety: the positional calls may run concurrently; the object itself is immutable
+/// after open().
+class DiskFile final {
+ public:
+  /// Opens `path` O_RDONLY (readonly) or O_RDWR, always O_CLOEXEC. Errors name the file:
+  /// kNotFound/kIo from open or fstat, kInvalidArgument when it is not a regular file or its
+  /// size is not a multiple of 512 bytes.
+  [[nodiscard]] static Result<DiskFile> open(const std::string& path, bool readonly);
+
+  const std::string& path() const noexcept { return path_; }
+  bool readonly() const noexcept { return readonly_; }
+  uint64_t size_bytes() const noexcept { return size_; }
+  uint64_t capacity_sectors() const noexcept { return size_ / 512; }
+
+  /// Reads exactly out.size() bytes at `offset` (retries short reads and EINTR); kIo error
+  /// on failure or end of file.
+  [[nodiscard]] Result<void> read_at(uint64_t offset, std::span<std::byte> out) const;
+  /// Writes exactly data.size() bytes at `offset`; kIo error on failure.
+  [[nodiscard]] Result<void> write_at(uint64_t offset, std::span<const std::byte> data) const;
+  /// fdatasync(): data written before is durable afterwards.
+  [[nodiscard]] Result<void> flush() const;
+  /// Deallocates [offset, offset+length) keeping the file size (FALLOC_FL_PUNCH_HOLE); the
+  /// range reads back as zeroes.
+  [[nodiscard]] Result<void> discard(uint64_t offset, uint64_t length) const;
+  /// Makes [offset, offset+length) read as zeroes: punches a hole when `may_unmap`, else
+  /// FALLOC_FL_ZERO_RANGE; falls back to writing zeroes when the filesystem refuses.
+  [[nodiscard]] Result<void> write_zeroes(uint64_t offset, uint64_t length,
+                                          bool may_unmap) const;
+
+ private:
+  DiskFile(UniqueFd fd, std::string path, bool readonly, uint64_t size)
+      : fd_(std::move(fd)), path_(std::move(path)), readonly_(readonly), size_(size) {}
+
+  Result<void> write_zero_bytes(uint64_t offset, uint64_t length) const;
+
+  UniqueFd fd_;
+  std::string path_;
+  bool readonly_;
+  uint64_t size_;
+};
+
+}  // namespace cvm::devices::virtio::blk

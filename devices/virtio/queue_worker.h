@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// QueueWorker: one host thread that runs a device's queue work whenever it is kicked, so
+// blocking disk I/O never runs on a vCPU thread or stalls the event loop
+// (architecture-anchors §B.3). Included by devices that do blocking host I/O.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace cvm::devices::virtio {
+
+/// Thread-safety: kick() may be called from any thread. `work` runs only on the worker
+/// thread, never concurrently with itself. Kicks that arrive while `work` runs cause one more
+/// run, so no notification is lost.
+class QueueWorker final {
+ public:
+  explicit QueueWorker(std::function<void()> work);
+  /// Stops and joins the thread; a run in progress completes first.
+  ~QueueWorker();
+  QueueWorker(const QueueWorker&) = delete;
+  QueueWorker& operator=(const QueueWorker&) = delete;
+
+  void kick();
+
+ private:
+  void run();
+
+  std::function<void()> work_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool kicked_ = false;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the fields it reads are initialised
+};
+
+}  // namespace cvm::devices::virtio

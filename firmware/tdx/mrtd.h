@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// The TDX launch plan built from a TDVF image, and MRTD computed from that plan.
+//
+// Plan (tee-kvm-reference.md §2.5 step 13, §2.7): one range per TDVF section, in metadata order:
+//   BFV/CFV  bytes image[DataOffset, +RawDataSize), zero to MemoryDataSize; measured = MR.EXTEND
+//   TD_HOB   the HOB built by td_hob.h for the TD's memory size; never MR.EXTENDed
+//   TempMem  zero pages (PageKind::kZero)
+// PermMem (PAGE.AUG) and TD_INFO sections add no range: upstream KVM has no TDVF-level PAGE.AUG,
+// the TD accepts that memory itself. Payload/PayloadParam (td-shim) are refused.
+// The TDX backend lowers each range into KVM_TDX_INIT_MEM_REGION (flags = MEASURE iff
+// `measured`) and passes `td_hob_gpa` to KVM_TDX_INIT_VCPU.
+//
+// MRTD (§2.9; TDX module ABI TDH.MEM.PAGE.ADD / TDH.MR.EXTEND): SHA-384 over, per page in plan
+// order, the 128-byte PAGE.ADD record, then - when the range is measured - for each of the
+// page's 16 chunks of 256 bytes the 128-byte MR.EXTEND record followed by the chunk. Records:
+//   @0 ASCII "MEM.PAGE.ADD" (12 bytes) or "MR.EXTEND" (9 bytes), @16 GPA u64 LE, rest zero.
+// This is the page-interleaved order of upstream KVM 6.16+ (tdx_gmem_post_populate).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/result.h"
+#include "firmware/launch_plan.h"
+#include "firmware/sha.h"
+#include "firmware/tdx/td_hob.h"
+#include "firmware/tdx/tdvf_metadata.h"
+
+namespace cvm::firmware::tdx {
+
+inline constexpr std::size_t kMrRecordSize = 128;
+inline constexpr std::size_t kMrExtendChunkSize = 256;
+
+struct TdxLaunchInputs {
+  /// The whole TDVF image (e.g. the unified OVMF.fd); shared with the plan, never copied.
+  Blob firmware;
+  /// Guest RAM in bytes (layout in td_hob.h).
+  uint64_t memory_size = 0;
+  uint32_t vcpus = 1;
+};
+
+/// The plan together with what it was derived from, for the RTMR model and --json output.
+struct TdxLaunch {
+  LaunchPlan plan;
+  TdvfMetadata metadata;
+  std::vector<TdRamRange> ram;
+  /// The TD_HOB section contents (empty when the image has no TD_HOB section).
+  Blob td_hob;
+};
+
+/// Parses the TDVF metadata, lays out RAM, builds the HOB and the plan.
+Result<TdxLaunch> build_tdx_launch(const TdxLaunchInputs& inputs);
+
+/// Just the plan of build_tdx_launch.
+Result<LaunchPlan> build_tdx_launch_plan(const TdxLaunchInputs& inputs);
+
+/// MRTD as TDH.MR.FINALIZE would report it after the plan has been executed.
+Sha384Digest measure_mrtd(const LaunchPlan& plan);
+
+}  // namespace cvm::firmware::tdx

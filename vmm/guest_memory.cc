@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/checked.h"
+#include "vmm/kvm/uapi.h"
+
+namespace cvm::vmm {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kHugePage = 2 << 20;
+
+Result<kvm::HostMapping> map_anonymous(const kvm::Vm& vm, const RamRange& range, bool huge) {
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (huge ? MAP_HUGETLB : 0);
+  auto mapping = kvm::HostMapping::map(vm.sys(), range.size, PROT_READ | PROT_WRITE, flags, -1, 0,
+                                       fmt::format("guest RAM at {:#x}", range.gpa));
+  if (!mapping && huge && mapping.error().sys_errno() == ENOMEM) {
+    return Error(ErrorCode::kNotSupportedByHost,
+                 fmt::format("no free 2 MiB hugepages for {} MiB of guest RAM at {:#x}: reserve "
+                             "them in /proc/sys/vm/nr_hugepages",
+                             range.size >> 20, range.gpa),
+                 ENOMEM);
+  }
+  return mapping;
+}
+
+Result<void> register_slot_v1(const kvm::Vm& vm, const GuestMemory::Region& region) {
+  kvm_userspace_memory_region slot{};
+  slot.slot = region.slot;
+  slot.guest_phys_addr = region.gpa;
+  slot.memory_size = region.size;
+  slot.userspace_addr = reinterpret_cast<uint64_t>(region.mapping.data());
+  return vm.set_user_memory_region(slot);
+}
+
+Result<void> check_guest_memfd_support(const kvm::Vm& vm) {
+  CVM_ASSIGN_OR_RETURN(const long gmem, vm.check_extension(KVM_CAP_GUEST_MEMFD));
+  CVM_ASSIGN_OR_RETURN(const long region2, vm.check_extension(KVM_CAP_USER_MEMORY2));
+  if (gmem <= 0 || region2 <= 0) {
+    return make_error(ErrorCode::kNotSupportedByHost,
+                      "guest_memfd-backed RAM needs KVM_CAP_GUEST_MEMFD and KVM_CAP_USER_MEMORY2 "
+                      "(Linux 6.8+); this host reports {} and {}",
+                      gmem, region2);
+  }
+  return ok();
+}
+
+/// guest_memfd(MMAP | INIT_SHARED) + mmap + KVM_SET_USER_MEMORY_REGION2 for one region.
+Result<void> map_guest_memfd(const kvm::Vm& vm, GuestMemory::Region& region) {
+  constexpr uint64_t kFlags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+  auto gmem = vm.create_guest_memfd(region.size, kFlags);
+  if (!gmem) {
+    Error error = std::move(gmem).error();
+    if (error.sys_errno() == EINVAL) {
+      error.context("host-mappable guest_memfd needs GUEST_MEMFD_FLAG_MMAP|INIT_SHARED (Linux "
+                    "6.18+)");
+    }
+    return error;
+  }
+  CVM_ASSIGN_OR_RETURN(region.mapping,
+                       kvm::HostMapping::map(vm.sys(), region.size, PROT_READ | PROT_WRITE,
+                                             MAP_SHARED, gmem->fd(), 0,
+                                             fmt::format("guest_memfd RAM at {:#x}", region.gpa)));
+  kvm_userspace_memory_region2 slot{};
+  slot.slot = region.slot;
+  slot.flags = KVM_MEM_GUEST_MEMFD;
+  slot.guest_phys_addr = region.gpa;
+  slot.memory_size = region.size;
+  slot.userspace_addr = reinterpret_cast<uint64_t>(region.mapping.data());
+  slot.guest_memfd_offset = 0;
+  slot.guest_memfd = static_cast<uint32_t>(gmem->fd());
+  region.guest_memfd = std::move(gmem).value();
+  return vm.set_user_memory_region2(slot);
+}
+
+}  // namespace
+
+std::string_view to_string(RamBacking backing) noexcept {
+  switch (backing) {
+    case RamBacking::kAnonymous:
+      return "anonymous";
+    case RamBacking::kHugepages:
+      return "hugepages";
+    case RamBacking::kGuestMemfd:
+      return "guest_memfd";
+  }
+  return "unknown";
+}
+
+uint64_t backing_alignment(RamBacking backing) noexcept {
+  return backing == RamBacking::kHugepages ? kHugePage : kPage;
+}
+
+Result<void> validate_ram_ranges(std::span<const RamRange> ranges, RamBacking backing) {
+  if (ranges.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "guest RAM: no ranges");
+  }
+  const uint64_t align = backing_alignment(backing);
+  uint64_t previous_end = 0;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    const RamRange& r = ranges[i];
+    const auto end = checked_add(r.gpa, r.size);
+    if (r.size == 0 || !end) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "guest RAM range {} at {:#x}: size {:#x} is zero or wraps", i, r.gpa,
+                        r.size);
+    }
+    if (r.gpa % align != 0 || r.size % align != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "guest RAM range [{:#x}, {:#x}) is not {} KiB aligned, as {} backing "
+                        "needs",
+                        r.gpa, *end, align >> 10, to_string(backing));
+    }
+    if (i > 0 && r.gpa < previous_end) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "guest RAM range [{:#x}, {:#x}) overlaps or precedes the previous one",
+                        r.gpa, *end);
+    }
+    previous_end = *end;
+  }
+  return ok();
+}
+
+Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const kvm::Vm& vm,
+                                                         std::span<const RamRange> ranges,
+                                                         RamBacking backing) {
+  CVM_TRY(validate_ram_ranges(ranges, backing));
+  if (backing == RamBacking::kGuestMemfd) {
+    CVM_TRY(check_guest_memfd_support(vm));
+  }
+  std::unique_ptr<GuestMemory> memory(new GuestMemory(backing));
+  memory->regions_.reserve(ranges.size());
+  for (const RamRange& range : ranges) {
+    Region& region = memory->regions_.emplace_back();
+    region.gpa = range.gpa;
+    region.size = range.size;
+    region.slot = static_cast<uint32_t>(memory->regions_.size() - 1);
+    if (backing == RamBacking::kGuestMemfd) {
+      CVM_TRY(map_guest_memfd(vm, region));
+      continue;
+    }
+    CVM_ASSIGN_OR_RETURN(region.mapping,
+                         map_anonymous(vm, range, backing == RamBacking::kHugepages));
+    CVM_TRY(register_slot_v1(vm, region));
+  }
+  return memory;
+}
+
+const GuestMemory::Region* GuestMemory::find(uint64_t gpa, uint64_t size) const noexcept {
+  for (const Region& region : regions_) {
+    if (gpa >= region.gpa && range_within<uint64_t>(gpa - region.gpa, size, region.size)) {
+      return &region;
+    }
+  }
+  return nullptr;
+}
+
+Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
+  const Region* region = find(gpa, out.size());
+  if (region == nullptr) {
+    return guest_range_error(gpa, out.size());
+  }
+  // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
+  std::memcpy(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
+  return ok();
+}
+
+Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
+  const Region* region = find(gpa, data.size());
+  if (region == nullptr) {
+    return guest_range_error(gpa, data.size());
+  }
+  // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
+  std::memcpy(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
+  return ok();
+}
+
+Result<std::span<std::byte>> GuestMemory::host_span(uint64_t gpa, uint64_t size) const {
+  const Region* region = find(gpa, size);
+  if (region == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "gpa range [{:#x}, {:#x}) is not inside one RAM region", gpa, gpa + size);
+  }
+  return region->mapping.span().subspan(gpa - region->gpa, size);
+}
+
+bool GuestMemory::contains(uint64_t gpa, uint64_t length) const {
+  return find(gpa, length) != nullptr;
+}
+
+uint64_t GuestMemory::size() const noexcept {
+  uint64_t total = 0;
+  for (const Region& region : regions_) {
+    total += region.size;
+  }
+  return total;
+}
+
+}  // namespace cvm::vmm

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// GuestMemory: the guest's RAM. Owns one host mapping (and, for guest_memfd backing, one
+// guest_memfd) per RAM range and registers each range as a KVM memory slot. Implements the
+// bounds-checked GuestMemoryView that devices use.
+//
+// Backings:
+//   kAnonymous   private anonymous mmap (MAP_NORESERVE), slot via KVM_SET_USER_MEMORY_REGION
+//   kHugepages   as above with MAP_HUGETLB (2 MiB pages from the host's hugetlbfs pool)
+//   kGuestMemfd  KVM_CREATE_GUEST_MEMFD(MMAP | INIT_SHARED), mmap of that fd, slot via
+//                KVM_SET_USER_MEMORY_REGION2 + KVM_MEM_GUEST_MEMFD (tee-kvm-reference §1.3-1.4)
+//
+// Ownership order: the host mappings must outlive the memory slots that point at them, and
+// vCPUs must stop before memory is torn down. vmm::Machine declares GuestMemory before the
+// kvm::Vm and the vCPU threads, so the VM fd (and with it every slot) is closed first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "base/guest_memory_view.h"
+#include "base/result.h"
+#include "vmm/kvm/guest_memfd.h"
+#include "vmm/kvm/host_mapping.h"
+#include "vmm/kvm/vm.h"
+
+namespace cvm::vmm {
+
+/// One contiguous range of guest RAM (guest-physical).
+struct RamRange {
+  uint64_t gpa = 0;
+  uint64_t size = 0;
+};
+
+enum class RamBacking { kAnonymous, kHugepages, kGuestMemfd };
+
+std::string_view to_string(RamBacking backing) noexcept;
+
+/// Page size each backing needs RAM ranges aligned to.
+uint64_t backing_alignment(RamBacking backing) noexcept;
+
+/// Checks that `ranges` are non-empty, aligned for `backing`, sorted and non-overlapping.
+/// Errors: kInvalidArgument naming the offending range. Pure.
+[[nodiscard]] Result<void> validate_ram_ranges(std::span<const RamRange> ranges,
+                                               RamBacking backing);
+
+class GuestMemory final : public GuestMemoryView {
+ public:
+  /// One mapped and registered range. `slot` is its KVM memory slot number.
+  struct Region {
+    uint64_t gpa = 0;
+    uint64_t size = 0;
+    uint32_t slot = 0;
+    kvm::HostMapping mapping;
+    std::optional<kvm::GuestMemfd> guest_memfd;
+  };
+
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+  ~GuestMemory() override = default;
+
+  /// Maps every range with `backing` and registers it with `vm` as slot 0, 1, ...
+  /// Errors: kInvalidArgument for bad ranges; kNotSupportedByHost when the host has no free
+  /// hugepages or no guest_memfd support; kIo/kKvm naming the failing call otherwise. On error
+  /// everything mapped so far is unmapped again (slots die with the VM fd).
+  [[nodiscard]] static Result<std::unique_ptr<GuestMemory>> create(
+      const kvm::Vm& vm, std::span<const RamRange> ranges, RamBacking backing);
+
+  [[nodiscard]] Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
+  [[nodiscard]] Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
+  [[nodiscard]] bool contains(uint64_t gpa, uint64_t length) const override;
+
+  /// Host bytes backing [gpa, gpa + size), which must lie inside one region. For the VMM's own
+  /// loaders (kernel, boot structures) before vCPUs run; devices use read()/write().
+  /// Errors: kInvalidArgument "gpa range [a, b) is not inside one RAM region".
+  [[nodiscard]] Result<std::span<std::byte>> host_span(uint64_t gpa, uint64_t size) const;
+
+  std::span<const Region> regions() const noexcept { return regions_; }
+  RamBacking backing() const noexcept { return backing_; }
+  /// Total RAM bytes.
+  uint64_t size() const noexcept;
+
+ private:
+  explicit GuestMemory(RamBacking backing) noexcept : backing_(backing) {}
+  /// The region holding [gpa, gpa + size) entirely, or nullptr.
+  const Region* find(uint64_t gpa, uint64_t size) const noexcept;
+
+  RamBacking backing_;
+  std::vector<Region> regions_;
+};
+
+}  // namespace cvm::vmm
