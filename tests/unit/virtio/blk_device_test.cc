@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+// virtio-blk device end to end over a VirtqDriver and a temporary raw image, plus DiskFile.
+#include "devices/virtio/blk/blk_device.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "base/byte_reader.h"
+#include "tests/unit/virtio/virtq_driver.h"
+
+namespace cvm::devices::virtio::blk {
+namespace {
+
+using testing::VirtqDriver;
+
+constexpr uint64_t kDiskBytes = 64 * 1024;
+
+class RecordingInterrupt final : public VirtioInterrupt {
+ public:
+  void signal_used_queue(uint16_t /*queue*/) override { ++used; }
+  void signal_config_change() override {}
+  void set_needs_reset() override { needs_reset = true; }
+  int used = 0;
+  bool needs_reset = false;
+};
+
+// A temporary image whose byte i is (i * 7) & 0xff.
+class TempImage {
+ public:
+  explicit TempImage(uint64_t size) {
+    char name[] = "/tmp/cvmm-blk-test-XXXXXX";
+    const int fd = ::mkstemp(name);
+    EXPECT_GE(fd, 0);
+    ::close(fd);
+    path_ = name;
+    std::vector<char> bytes(size);
+    for (uint64_t i = 0; i < size; ++i) {
+      bytes[i] = static_cast<char>((i * 7) & 0xff);
+    }
+    std::ofstream(path_, std::ios::binary).write(bytes.data(), static_cast<long>(size));
+  }
+  ~TempImage() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+  std::vector<std::byte> contents() const {
+    std::ifstream in(path_, std::ios::binary);
+    std::vector<char> raw((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::byte> out(raw.size());
+    std::memcpy(out.data(), raw.data(), raw.size());
+    return out;
+  }
+
+ private:
+  std::string path_;
+};
+
+class BlkDeviceTest : public ::testing::Test {
+ protected:
+  void start(bool readonly) {
+    auto disk = DiskFile::open(image.path(), readonly);
+    ASSERT_TRUE(disk.has_value()) << disk.error().message();
+    device = std::make_unique<BlkDevice>(
+        std::move(*disk), BlkOptions{.serial = "disk-serial-1", .queue_size = 64,
+                                     .worker_thread = false});
+    auto q = SplitVirtqueue::create(driver.layout(), 64, {.event_idx = true, .indirect_desc = true},
+                                    memory);
+    ASSERT_TRUE(q.has_value());
+    std::vector<std::optional<SplitVirtqueue>> queues;
+    queues.emplace_back(std::move(*q));
+    ASSERT_TRUE(device->activate(memory, interrupt, 0, std::move(queues)).has_value());
+  }
+
+  // Publishes header(type, sector) + optional readable payload + writable data + status.
+  struct Submitted {
+    uint64_t data_gpa;
+    uint64_t status_gpa;
+  };
+  Submitted submit(uint32_t type, uint64_t sector, std::span<const std::byte> payload,
+                   uint32_t writable_data) {
+    const uint64_t hdr = driver.alloc(16);
+    std::array<std::byte, 16> raw{};
+    store_le<uint32_t>(std::span(raw).subspan<0, 4>(), type);
+    store_le<uint64_t>(std::span(raw).subspan<8, 8>(), sector);
+    driver.put(hdr, raw);
+    std::vector<testing::DriverBuffer> chain{{hdr, 16, false}};
+    Submitted s{0, 0};
+    if (!payload.empty()) {
+      s.data_gpa = driver.alloc(payload.size());
+      driver.put(s.data_gpa, payload);
+      chain.push_back({s.data_gpa, static_cast<uint32_t>(payload.size()), false});
+    }
+    if (writable_data != 0) {
+      s.data_gpa = driver.alloc(writable_data);
+      chain.push_back({s.data_gpa, writable_data, true});
+    }
+    s.status_gpa = driver.alloc(1);
+    driver.put(s.status_gpa, std::array<std::byte, 1>{std::byte{0xee}});
+    chain.push_back({s.status_gpa, 1, true});
+    driver.add_chain(chain);
+    device->process_queue(0);
+    return s;
+  }
+  uint8_t status_at(const Submitted& s) {
+    return static_cast<uint8_t>(driver.get(s.status_gpa, 1)[0]);
+  }
+
+  TempImage image{kDiskBytes};
+  BufferGuestMemory memory{0, 4 << 20};
+  VirtqDriver driver{memory, 64};
+  RecordingInterrupt interrupt;
+  std::unique_ptr<BlkDevice> device;
+};
+
+TEST_F(BlkDeviceTest, ConfigReportsCapacityBlockSizeAndSegments) {
+  start(false);
+  std::array<std::byte, 8> capacity{};
+  device->read_config(blk_config::kCapacity, capacity);
+  EXPECT_EQ(load_le<uint64_t>(capacity), kDiskBytes / 512);
+  std::array<std::byte, 4> word{};
+  device->read_config(blk_config::kBlkSize, word);
+  EXPECT_EQ(load_le<uint32_t>(word), 512u);
+  device->read_config(blk_config::kSegMax, word);
+  EXPECT_EQ(load_le<uint32_t>(word), 62u);
+  device->read_config(200, word);
+  EXPECT_EQ(load_le<uint32_t>(word), 0u);
+  EXPECT_EQ(device->device_features(),
+            (1u << 2) | (1u << 6) | (1u << 9) | (1u << 13) | (1u << 14));
+}
+
+TEST_F(BlkDeviceTest, ReadOnlyDiskOffersRoAndNoDiscard) {
+  start(true);
+  EXPECT_EQ(device->device_features(), (1u << 2) | (1u << 5) | (1u << 6) | (1u << 9));
+}
+
+TEST_F(BlkDeviceTest, ReadReturnsFileBytes) {
+  start(false);
+  auto s = submit(0, 3, {}, 1024);
+  EXPECT_EQ(status_at(s), 0);
+  auto data = driver.get(s.data_gpa, 1024);
+  for (uint64_t i = 0; i < 1024; ++i) {
+    ASSERT_EQ(data[i], static_cast<std::byte>(((3 * 512 + i) * 7) & 0xff)) << i;
+  }
+  EXPECT_EQ(driver.used_idx(), 1);
+  EXPECT_EQ(driver.used_elem(0).second, 1025u);
+  EXPECT_EQ(interrupt.used, 1);
+}
+
+TEST_F(BlkDeviceTest, WriteThenFlushIsInTheFile) {
+  start(false);
+  std::vector<std::byte> payload(512, std::byte{0x5a});
+  auto s = submit(1, 10, payload, 0);
+  EXPECT_EQ(status_at(s), 0);
+  EXPECT_EQ(driver.used_elem(0).second, 1u);
+  auto f = submit(4, 0, {}, 0);
+  EXPECT_EQ(status_at(f), 0);
+  auto file = image.contents();
+  EXPECT_EQ(file[10 * 512], std::byte{0x5a});
+  EXPECT_EQ(file[11 * 512 - 1], std::byte{0x5a});
+  EXPECT_EQ(file[11 * 512], static_cast<std::byte>((11 * 512 * 7) & 0xff));
+}
+
+TEST_F(BlkDeviceTest, WriteToReadOnlyDiskFailsAndLeavesFile) {
+  start(true);
+  const auto before = image.contents();
+  std::vector<std::byte> payload(512, std::byte{0x11});
+  auto s = submit(1, 0, payload, 0);
+  EXPECT_EQ(status_at(s), 1);
+  EXPECT_EQ(image.contents(), before);
+  EXPECT_FALSE(interrupt.needs_reset);
+}
+
+TEST_F(BlkDeviceTest, ReadPastEndIsIoError) {
+  start(false);
+  auto s = submit(0, kDiskBytes / 512, {}, 512);
+  EXPECT_EQ(status_at(s), 1);
+  EXPECT_EQ(driver.used_elem(0).second, 1u);
+}
+
+TEST_F(BlkDeviceTest, GetIdReturnsSerial) {
+  start(false);
+  auto s = submit(8, 0, {}, 20);
+  EXPECT_EQ(status_at(s), 0);
+  auto id = driver.get(s.data_gpa, 20);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(id.data())), "disk-serial-1");
+  EXPECT_EQ(driver.used_elem(0).second, 21u);
+}
+
+TEST_F(BlkDeviceTest, DiscardAndWriteZeroesReadBackAsZero) {
+  start(false);
+  std::array<std::byte, 16> range{};
+  store_le<uint64_t>(std::span(range).subspan<0, 8>(), 8);   // sectors 8..15: 4 KiB aligned
+  store_le<uint32_t>(std::span(range).subspan<8, 4>(), 8);
+  EXPECT_EQ(status_at(submit(11, 0, range, 0)), 0);
+  store_le<uint64_t>(std::span(range).subspan<0, 8>(), 20);
+  store_le<uint32_t>(std::span(range).subspan<8, 4>(), 1);
+  EXPECT_EQ(status_at(submit(13, 0, range, 0)), 0);
+  auto file = image.contents();
+  ASSERT_EQ(file.size(), kDiskBytes);
+  for (uint64_t i = 8 * 512; i < 16 * 512; ++i) {
+    ASSERT_EQ(file[i], std::byte{0}) << i;
+  }
+  EXPECT_EQ(file[20 * 512 + 100], std::byte{0});
+  EXPECT_NE(file[21 * 512 + 1], std::byte{0});
+}
+
+TEST_F(BlkDeviceTest, UnknownTypeIsUnsupported) {
+  start(false);
+  EXPECT_EQ(status_at(submit(0x99, 0, {}, 0)), 2);
+}
+
+TEST_F(BlkDeviceTest, ChainWithoutStatusByteSetsNeedsResetAndStops) {
+  start(false);
+  const uint64_t hdr = driver.alloc(16);
+  driver.add_chain({{hdr, 16, false}});
+  device->process_queue(0);
+  EXPECT_TRUE(interrupt.needs_reset);
+  EXPECT_EQ(driver.used_idx(), 0);
+  // Further requests are ignored until the driver resets the device.
+  submit(4, 0, {}, 0);
+  EXPECT_EQ(driver.used_idx(), 0);
+}
+
+TEST_F(BlkDeviceTest, ReadIntoReadOnlyBufferSetsNeedsReset) {
+  start(false);
+  std::vector<std::byte> payload(512);
+  submit(0, 0, payload, 0);
+  EXPECT_TRUE(interrupt.needs_reset);
+  EXPECT_EQ(driver.used_idx(), 0);
+}
+
+TEST_F(BlkDeviceTest, ResetStopsProcessing) {
+  start(false);
+  device->reset();
+  submit(4, 0, {}, 0);
+  EXPECT_EQ(driver.used_idx(), 0);
+}
+
+TEST(DiskFileTest, SizeNotMultipleOf512IsRefusedNamingTheFile) {
+  TempImage image(1000);
+  auto disk = DiskFile::open(image.path(), false);
+  ASSERT_FALSE(disk.has_value());
+  EXPECT_EQ(disk.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(disk.error().message(),
+            "disk image " + image.path() + ": size 1000 bytes is not a multiple of 512 bytes");
+}
+
+TEST(DiskFileTest, MissingFileIsNotFound) {
+  auto disk = DiskFile::open("/nonexistent/cvmm.img", true);
+  ASSERT_FALSE(disk.has_value());
+  EXPECT_EQ(disk.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(disk.error().message().find("/nonexistent/cvmm.img"), std::string::npos);
+}
+
+TEST(DiskFileTest, ReadOnlyOpenRefusesWrites) {
+  TempImage image(4096);
+  auto disk = DiskFile::open(image.path(), true);
+  ASSERT_TRUE(disk.has_value());
+  EXPECT_EQ(disk->capacity_sectors(), 8u);
+  std::array<std::byte, 512> buf{};
+  auto written = disk->write_at(0, buf);
+  ASSERT_FALSE(written.has_value());
+  EXPECT_EQ(written.error().sys_errno(), EBADF);
+}
+
+}  // namespace
+}  // namespace cvm::devices::virtio::blk
