@@ -332,4 +332,5 @@ main() {
   fi
 }
 
-main
+# One line, so that bash has read all of it before main runs (edits during a build are safe).
+{ main; exit; }
