@@ -201,6 +201,10 @@ build_init_binaries() {
     "$here/init/boot_mark.c"
   sed -e "s/@INIT_MARKER@/$init_marker/" -e "s/@BOOT_TIMING_DEFAULT@/$boot_timing_default/" \
     "$here/init/init.sh" >"$out/init.sh"
+  cp "$busybox_binary" "$out/busybox"
+  # gen_init_cpio -t 0 zeroes the mtime of directories, nodes and links only; regular files
+  # keep theirs, so give every staged file mtime 0 too.
+  touch -d @0 "$out/ud2-init" "$out/cvmm-boot-mark" "$out/init.sh" "$out/busybox"
 }
 
 # gen_init_cpio list entries shared by both variants: /dev/console must exist before init
@@ -228,7 +232,7 @@ build_initramfs() {
   {
     common_cpio_entries
     echo "dir /bin 0755 0 0"
-    echo "file /bin/busybox $busybox_binary 0755 0 0"
+    echo "file /bin/busybox $stage/busybox 0755 0 0"
     echo "slink /bin/sh busybox 0777 0 0"
     echo "file /bin/cvmm-boot-mark $stage/cvmm-boot-mark 0755 0 0"
     echo "file /init $stage/init.sh 0755 0 0"
