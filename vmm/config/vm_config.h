@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The one VM configuration model. The CLI (`cvmm run ...`), the JSON file (`--config`) and
-// the API socket all produce a VmConfig; vmm::run_vm() consumes it. Plain data, validated by
-// validate_config() in vm_config.cc (added by the config owner).
+// the API socket all produce a VmConfig; vmm::run_vm() consumes it. Plain data: cli.h and
+// json.h build it, validate.h checks cross-field rules and ranges, json.h prints it back.
 #pragma once
 
 #include <cstdint>
@@ -17,16 +17,22 @@ struct PayloadConfig {
   std::optional<std::string> initramfs;  // path
   std::string cmdline;                   // kernel command line (without VMM-added parts)
   std::optional<std::string> firmware;   // OVMF/TDVF image (measured-boot firmware)
+
+  bool operator==(const PayloadConfig&) const = default;
 };
 
 struct CpusConfig {
   unsigned boot_vcpus = 1;  // --cpus boot=N
+
+  bool operator==(const CpusConfig&) const = default;
 };
 
 struct MemoryConfig {
   uint64_t size_bytes = 512ull << 20;  // --memory size=512M
   bool guest_memfd = false;            // back RAM by KVM_CREATE_GUEST_MEMFD (MMAP|INIT_SHARED)
   bool hugepages = false;              // MAP_HUGETLB (2 MiB pages)
+
+  bool operator==(const MemoryConfig&) const = default;
 };
 
 enum class SerialMode { kTty, kFile, kOff };
@@ -34,6 +40,8 @@ enum class SerialMode { kTty, kFile, kOff };
 struct SerialConfig {
   SerialMode mode = SerialMode::kTty;  // --serial tty|file=PATH|off
   std::string file;                    // for kFile
+
+  bool operator==(const SerialConfig&) const = default;
 };
 
 /// virtio-blk disk (issue: virtio devices).
@@ -41,12 +49,16 @@ struct DiskConfig {
   std::string path;
   bool readonly = false;
   std::string id;  // serial returned by VIRTIO_BLK_T_GET_ID
+
+  bool operator==(const DiskConfig&) const = default;
 };
 
 /// virtio-vsock with hybrid-vsock Unix socket (issue: virtio devices).
 struct VsockConfig {
   uint64_t cid = 3;
   std::string socket;
+
+  bool operator==(const VsockConfig&) const = default;
 };
 
 /// Which TEE, if any (issue: TEE backends).
@@ -57,6 +69,8 @@ struct PlatformConfig {
   std::optional<uint64_t> snp_policy;
   std::vector<uint8_t> host_data;    // SNP HOST_DATA (32 bytes)
   std::vector<uint8_t> mrconfigid;   // TDX MRCONFIGID (48 bytes)
+
+  bool operator==(const PlatformConfig&) const = default;
 };
 
 struct VmConfig {
@@ -67,6 +81,8 @@ struct VmConfig {
   std::vector<DiskConfig> disks;
   std::optional<VsockConfig> vsock;
   PlatformConfig platform;
+
+  bool operator==(const VmConfig&) const = default;
 };
 
 }  // namespace cvm::vmm

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// The cvmm command line with a fake VMM: exit statuses, one-line errors, what reaches run_vm.
+#include "tools/cvmm/cvmm_main.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "cvmm_version.h"
+
+namespace cvm::tools {
+namespace {
+
+class CvmmMainTest : public ::testing::Test {
+ protected:
+  int run(std::initializer_list<std::string_view> args) {
+    const std::vector<std::string_view> list(args);
+    CvmmHooks hooks{
+        .run_vm =
+            [this](const vmm::VmConfig& config) -> Result<int> {
+          last_config_ = config;
+          return vm_result_;
+        },
+        .read_config_file = [this](const std::string& path) -> Result<std::string> {
+          auto it = files_.find(path);
+          if (it == files_.end()) {
+            return make_error(ErrorCode::kNotFound, "{}: No such file or directory", path);
+          }
+          return it->second;
+        },
+    };
+    return cvmm_main(list, hooks, out_, err_);
+  }
+
+  std::optional<vmm::VmConfig> last_config_;
+  Result<int> vm_result_ = 0;
+  std::map<std::string, std::string> files_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(CvmmMainTest, VersionPrintsOneLine) {
+  EXPECT_EQ(run({"--version"}), 0);
+  EXPECT_EQ(out_.str(), std::string("cvmm ") + CVMM_VERSION + "\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CvmmMainTest, HelpGoesToStdout) {
+  EXPECT_EQ(run({"--help"}), 0);
+  EXPECT_NE(out_.str().find("cvmm run --config FILE"), std::string::npos);
+  EXPECT_EQ(err_.str(), "");
+  std::ostringstream().swap(out_);
+  EXPECT_EQ(run({"run", "--help"}), 0);
+  EXPECT_NE(out_.str().find("--vsock cid=N,socket=PATH"), std::string::npos);
+  EXPECT_FALSE(last_config_);
+}
+
+TEST_F(CvmmMainTest, NoArgumentsIsAUsageError) {
+  EXPECT_EQ(run({}), kExitUsageError);
+  EXPECT_NE(err_.str().find("usage: cvmm run"), std::string::npos);
+}
+
+TEST_F(CvmmMainTest, UnknownCommandIsOneLine) {
+  EXPECT_EQ(run({"start"}), kExitUsageError);
+  EXPECT_EQ(err_.str(), "cvmm: unknown command 'start' (see 'cvmm --help')\n");
+}
+
+TEST_F(CvmmMainTest, BadFlagIsOneLineAndExitTwo) {
+  EXPECT_EQ(run({"run", "--kernel", "/k", "--memory", "size=lots"}), kExitUsageError);
+  EXPECT_EQ(err_.str(),
+            "cvmm: --memory size: 'lots' is not a size (expected bytes or a number with K, M or "
+            "G)\n");
+  EXPECT_FALSE(last_config_);
+}
+
+TEST_F(CvmmMainTest, InvalidConfigIsExitTwo) {
+  EXPECT_EQ(run({"run", "--kernel", "/k", "--cpus", "boot=0"}), kExitUsageError);
+  EXPECT_EQ(err_.str(), "cvmm: --cpus boot: 0 is out of range (1 to 255)\n");
+  EXPECT_FALSE(last_config_);
+}
+
+TEST_F(CvmmMainTest, RunPassesTheConfigAndReturnsTheGuestStatus) {
+  vm_result_ = 7;
+  EXPECT_EQ(run({"run", "--kernel", "/k", "--cpus", "boot=2"}), 7);
+  ASSERT_TRUE(last_config_);
+  EXPECT_EQ(last_config_->payload.kernel, "/k");
+  EXPECT_EQ(last_config_->cpus.boot_vcpus, 2u);
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CvmmMainTest, VmErrorIsOneLineAndExitOne) {
+  vm_result_ = make_error(ErrorCode::kNotFound, "kernel /k: No such file\nor directory");
+  EXPECT_EQ(run({"run", "--kernel", "/k"}), kExitRuntimeError);
+  EXPECT_EQ(err_.str(), "cvmm: kernel /k: No such file or directory\n");
+}
+
+TEST_F(CvmmMainTest, ConfigFileIsParsedAndValidated) {
+  files_["/vm.json"] = R"({"payload": {"kernel": "/k"}, "cpus": {"boot_vcpus": 3}})";
+  EXPECT_EQ(run({"run", "--config", "/vm.json"}), 0);
+  ASSERT_TRUE(last_config_);
+  EXPECT_EQ(last_config_->cpus.boot_vcpus, 3u);
+}
+
+TEST_F(CvmmMainTest, ConfigFileErrorsNameTheFile) {
+  files_["/bad.json"] = R"({"payload": {"kernel": "/k"}, "memory": {"sise": 1}})";
+  EXPECT_EQ(run({"run", "--config=/bad.json"}), kExitUsageError);
+  EXPECT_EQ(err_.str(), "cvmm: /bad.json: memory.sise: unknown key\n");
+  std::ostringstream().swap(err_);
+  files_["/small.json"] = R"({"payload": {"kernel": "/k"}, "memory": {"size": 4096}})";
+  EXPECT_EQ(run({"run", "--config=/small.json"}), kExitUsageError);
+  EXPECT_EQ(err_.str(), "cvmm: /small.json: memory.size: 4 KiB is below the minimum of 32 MiB\n");
+  EXPECT_FALSE(last_config_);
+}
+
+TEST_F(CvmmMainTest, MissingConfigFileIsExitOne) {
+  EXPECT_EQ(run({"run", "--config", "/nope.json"}), kExitRuntimeError);
+  EXPECT_EQ(err_.str(), "cvmm: /nope.json: No such file or directory\n");
+}
+
+TEST_F(CvmmMainTest, HostCheckIsNotImplementedYet) {
+  EXPECT_EQ(run({"host-check"}), kExitRuntimeError);
+  EXPECT_EQ(err_.str(), "cvmm: host-check is not implemented yet\n");
+}
+
+}  // namespace
+}  // namespace cvm::tools

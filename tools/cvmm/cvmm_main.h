@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `cvmm` command line: --version, --help and `run`. Kept apart from main() so unit tests
+// drive it with a fake VMM and capture its output and exit status.
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "vmm/config/vm_config.h"
+
+namespace cvm::tools {
+
+/// Exit statuses of `cvmm` other than the guest's own (run_vm's value on a clean stop).
+inline constexpr int kExitRuntimeError = 1;  // the VM could not be started or failed
+inline constexpr int kExitUsageError = 2;    // bad flags, bad configuration
+
+struct CvmmHooks {
+  /// Runs a validated VM; returns the exit status on a clean stop (vmm::run_vm in main()).
+  std::function<Result<int>(const vmm::VmConfig&)> run_vm;
+  /// Reads a --config file (read_text_file in main()).
+  std::function<Result<std::string>(const std::string& path)> read_config_file;
+};
+
+/// Runs `cvmm ARGS...` (argv without argv[0]). Help and version go to `out`; every error is
+/// one line "cvmm: <message>" on `err`. Returns the process exit status.
+int cvmm_main(std::span<const std::string_view> args, const CvmmHooks& hooks, std::ostream& out,
+              std::ostream& err);
+
+}  // namespace cvm::tools

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/config/validate.h"
+
+#include <string_view>
+
+#include "vmm/config/value_parsers.h"
+
+namespace cvm::vmm::config {
+namespace {
+
+/// Builds "<field>: <problem>" errors with the caller's spelling of field names.
+class Checker {
+ public:
+  explicit Checker(FieldNamer namer) : namer_(namer) {}
+
+  std::string name(ConfigField field, std::size_t index = 0) const { return namer_(field, index); }
+
+  template <typename... Args>
+  Error fail(ConfigField field, std::size_t index, fmt::format_string<Args...> format,
+             Args&&... args) const {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: {}", name(field, index),
+                             fmt::format(format, std::forward<Args>(args)...)));
+  }
+
+  /// Paths and strings reach open(2) and the guest as C strings; an embedded NUL would
+  /// silently truncate them.
+  Result<void> no_nul(ConfigField field, std::size_t index, std::string_view text) const {
+    if (text.find('\0') != std::string_view::npos) {
+      return fail(field, index, "contains a NUL byte");
+    }
+    return ok();
+  }
+
+  Result<void> path(ConfigField field, std::size_t index, std::string_view text) const {
+    if (text.empty()) {
+      return fail(field, index, "empty path");
+    }
+    return no_nul(field, index, text);
+  }
+
+ private:
+  FieldNamer namer_;
+};
+
+Result<void> check_payload(const PayloadConfig& payload, const Checker& check) {
+  if (payload.kernel.empty() && !payload.firmware) {
+    return check.fail(ConfigField::kKernel, 0, "required unless {} is given",
+                      check.name(ConfigField::kFirmware));
+  }
+  if (!payload.kernel.empty()) {
+    CVM_TRY(check.no_nul(ConfigField::kKernel, 0, payload.kernel));
+  }
+  if (payload.initramfs) {
+    CVM_TRY(check.path(ConfigField::kInitramfs, 0, *payload.initramfs));
+    if (payload.kernel.empty()) {
+      return check.fail(ConfigField::kInitramfs, 0, "needs {}", check.name(ConfigField::kKernel));
+    }
+  }
+  if (payload.firmware) {
+    CVM_TRY(check.path(ConfigField::kFirmware, 0, *payload.firmware));
+  }
+  if (!payload.cmdline.empty() && payload.kernel.empty()) {
+    return check.fail(ConfigField::kCmdline, 0, "needs {}", check.name(ConfigField::kKernel));
+  }
+  return check.no_nul(ConfigField::kCmdline, 0, payload.cmdline);
+}
+
+Result<void> check_cpus_and_memory(const VmConfig& config, const Checker& check) {
+  const unsigned vcpus = config.cpus.boot_vcpus;
+  if (vcpus < 1 || vcpus > kMaxBootVcpus) {
+    return check.fail(ConfigField::kBootVcpus, 0, "{} is out of range (1 to {})", vcpus,
+                      kMaxBootVcpus);
+  }
+  const MemoryConfig& memory = config.memory;
+  const uint64_t size = memory.size_bytes;
+  if (size < kMinMemoryBytes) {
+    return check.fail(ConfigField::kMemorySize, 0, "{} is below the minimum of {}",
+                      format_size(size), format_size(kMinMemoryBytes));
+  }
+  if (size > kMaxMemoryBytes) {
+    return check.fail(ConfigField::kMemorySize, 0, "{} exceeds the maximum of {}",
+                      format_size(size), format_size(kMaxMemoryBytes));
+  }
+  if (size % kPageBytes != 0) {
+    return check.fail(ConfigField::kMemorySize, 0, "{} is not a multiple of {}", format_size(size),
+                      format_size(kPageBytes));
+  }
+  if (memory.hugepages && size % kHugepageBytes != 0) {
+    return check.fail(ConfigField::kMemorySize, 0, "{} is not a multiple of {} (needed by {})",
+                      format_size(size), format_size(kHugepageBytes),
+                      check.name(ConfigField::kHugepages));
+  }
+  // guest_memfd pages come from KVM's own allocator, not from a MAP_HUGETLB mapping.
+  if (memory.hugepages && memory.guest_memfd) {
+    return check.fail(ConfigField::kHugepages, 0, "cannot be combined with {}",
+                      check.name(ConfigField::kGuestMemfd));
+  }
+  return ok();
+}
+
+Result<void> check_serial(const SerialConfig& serial, const Checker& check) {
+  if (serial.mode == SerialMode::kFile) {
+    return check.path(ConfigField::kSerialFile, 0, serial.file);
+  }
+  if (!serial.file.empty()) {
+    return check.fail(ConfigField::kSerialFile, 0, "is only valid in file mode");
+  }
+  return ok();
+}
+
+Result<void> check_disks(const std::vector<DiskConfig>& disks, const Checker& check) {
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const DiskConfig& disk = disks[i];
+    CVM_TRY(check.path(ConfigField::kDiskPath, i, disk.path));
+    CVM_TRY(check.no_nul(ConfigField::kDiskId, i, disk.id));
+    if (disk.id.size() > kDiskIdMaxBytes) {
+      return check.fail(ConfigField::kDiskId, i, "{} is longer than {} bytes", quote(disk.id),
+                        kDiskIdMaxBytes);
+    }
+    for (std::size_t j = 0; j < i && !disk.id.empty(); ++j) {
+      if (disks[j].id == disk.id) {
+        return check.fail(ConfigField::kDiskId, i, "{} is already used by {}", quote(disk.id),
+                          check.name(ConfigField::kDiskId, j));
+      }
+    }
+  }
+  return ok();
+}
+
+Result<void> check_vsock(const VsockConfig& vsock, const Checker& check) {
+  if (vsock.cid < kMinVsockCid || vsock.cid > kMaxVsockCid) {
+    return check.fail(ConfigField::kVsockCid, 0, "{} is out of range ({} to {})", vsock.cid,
+                      kMinVsockCid, kMaxVsockCid);
+  }
+  CVM_TRY(check.path(ConfigField::kVsockSocket, 0, vsock.socket));
+  if (vsock.socket.size() > kMaxUnixSocketPathBytes) {
+    return check.fail(ConfigField::kVsockSocket, 0,
+                      "path is {} bytes, longer than the {} a unix socket address holds",
+                      vsock.socket.size(), kMaxUnixSocketPathBytes);
+  }
+  return ok();
+}
+
+Result<void> check_snp_policy(uint64_t policy, const Checker& check) {
+  if ((policy & kSnpPolicyMustBeOne) == 0) {
+    return check.fail(ConfigField::kSnpPolicy, 0, "{:#x} has bit 17 clear (reserved, must be 1)",
+                      policy);
+  }
+  if ((policy & kSnpPolicyReservedZero) != 0) {
+    return check.fail(ConfigField::kSnpPolicy, 0, "{:#x} sets reserved bits 63:26", policy);
+  }
+  return ok();
+}
+
+Result<void> check_platform(const VmConfig& config, const Checker& check) {
+  const PlatformConfig& platform = config.platform;
+  const bool snp = platform.tee == TeeKind::kSevSnp;
+  const bool tdx = platform.tee == TeeKind::kTdx;
+  const std::string snp_name = check.name(ConfigField::kSevSnp);
+  const std::string tdx_name = check.name(ConfigField::kTdx);
+  if (platform.snp_policy) {
+    if (!snp) {
+      return check.fail(ConfigField::kSnpPolicy, 0, "needs {}", snp_name);
+    }
+    CVM_TRY(check_snp_policy(*platform.snp_policy, check));
+  }
+  if (!platform.host_data.empty()) {
+    if (!snp) {
+      return check.fail(ConfigField::kHostData, 0, "needs {}", snp_name);
+    }
+    if (platform.host_data.size() != kHostDataBytes) {
+      return check.fail(ConfigField::kHostData, 0, "is {} bytes, expected {}",
+                        platform.host_data.size(), kHostDataBytes);
+    }
+  }
+  if (!platform.mrconfigid.empty()) {
+    if (!tdx) {
+      return check.fail(ConfigField::kMrConfigId, 0, "needs {}", tdx_name);
+    }
+    if (platform.mrconfigid.size() != kMrConfigIdBytes) {
+      return check.fail(ConfigField::kMrConfigId, 0, "is {} bytes, expected {}",
+                        platform.mrconfigid.size(), kMrConfigIdBytes);
+    }
+  }
+  // A TD starts at the reset vector in 32-bit mode; only TDVF/td-shim can boot it.
+  if (tdx && !config.payload.firmware) {
+    return check.fail(ConfigField::kTdx, 0, "needs {} (TDVF or td-shim)",
+                      check.name(ConfigField::kFirmware));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<void> validate_config(const VmConfig& config, FieldNamer namer) {
+  const Checker check(namer);
+  CVM_TRY(check_payload(config.payload, check));
+  CVM_TRY(check_cpus_and_memory(config, check));
+  CVM_TRY(check_serial(config.serial, check));
+  CVM_TRY(check_disks(config.disks, check));
+  if (config.vsock) {
+    CVM_TRY(check_vsock(*config.vsock, check));
+  }
+  return check_platform(config, check);
+}
+
+}  // namespace cvm::vmm::config
