@@ -249,7 +249,7 @@ std::string format_size(uint64_t bytes) {
       return fmt::format("{} {}", bytes >> shift, unit);
     }
   }
-  return fmt::format("{} bytes", bytes);
+  return fmt::format("{} byte{}", bytes, bytes == 1 ? "" : "s");
 }
 
 std::string bytes_to_hex(const std::vector<uint8_t>& bytes) {

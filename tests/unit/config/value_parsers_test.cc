@@ -137,6 +137,7 @@ TEST(FormatSizeTest, UsesTheLargestExactUnit) {
   EXPECT_EQ(format_size(4096), "4 KiB");
   EXPECT_EQ(format_size(1000), "1000 bytes");
   EXPECT_EQ(format_size(0), "0 bytes");
+  EXPECT_EQ(format_size(1), "1 byte");
 }
 
 TEST(Utf8Test, AcceptsWellFormedAndRejectsMalformed) {
