@@ -111,10 +111,11 @@ class CountingInterrupt final : public VirtioInterrupt {
 
 // Drives BlkDevice with batches of kBatch IN requests of `block` bytes at `offsets`.
 void device_reads(const std::string& path, std::size_t block,
-                  const std::vector<uint64_t>& offsets, bool worker, const char* name) {
+                  const std::vector<uint64_t>& offsets, bool worker, bool uring,
+                  const char* name) {
   auto disk = DiskFile::open(path, true);
   BlkDevice device(std::move(*disk), BlkOptions{.serial = "bench", .queue_size = 128,
-                                                .worker_thread = worker});
+                                                .worker_thread = worker, .io_uring = uring});
   BufferGuestMemory memory(0, 0x20000 + kBatch * (block + 64) + 0x10000);
   testing::VirtqDriver driver(memory, 128);
   struct Slot { uint16_t head; uint64_t header; };
@@ -180,9 +181,11 @@ int main(int argc, char** argv) {
   host_pread(*disk, 4096, random, "host pread 4K random");
   host_uring(path, 4096, random, "host io_uring 4K random QD32");
   fmt::print("--- through virtio-blk (fake guest memory, batches of {})\n", kBatch);
-  device_reads(path, 128 << 10, sequential, false, "device 128K sequential (caller thread)");
-  device_reads(path, 128 << 10, sequential, true, "device 128K sequential (worker thread)");
-  device_reads(path, 4096, random, false, "device 4K random (caller thread)");
-  device_reads(path, 4096, random, true, "device 4K random (worker thread)");
+  device_reads(path, 128 << 10, sequential, true, false, "device 128K sequential, worker, pread");
+  device_reads(path, 128 << 10, sequential, true, true, "device 128K sequential, worker, io_uring");
+  device_reads(path, 4096, random, false, false, "device 4K random, caller, pread");
+  device_reads(path, 4096, random, false, true, "device 4K random, caller, io_uring");
+  device_reads(path, 4096, random, true, false, "device 4K random, worker, pread");
+  device_reads(path, 4096, random, true, true, "device 4K random, worker, io_uring");
   return 0;
 }

@@ -12,13 +12,13 @@
 // Only the `algorithm` key is interpreted; the rest of the document is hashed, not parsed.
 #pragma once
 
+#include "base/result.h"
+
 #include <array>
 #include <cstddef>
 #include <span>
 #include <string_view>
 #include <vector>
-
-#include "base/result.h"
 
 namespace cvm::firmware {
 

@@ -42,8 +42,10 @@ inline constexpr uint8_t kI8042StatusUnlocked = 0x10;    // keyboard not inhibit
 /// Reset paths (each sends PowerRequest::kReset): command 0xFE and every pulse command 0xF0-0xFF
 /// with bit 0 clear (Linux reboot=k writes 0xFE ten times after waiting for IBF to clear), and
 /// command 0xD1 followed by an output-port byte with bit 0 (the reset line) clear.
-/// Linux with reboot=k touches only 0x64 (status read in kb_wait, then command writes) and
-/// port 0x80 (inb_p/outb_p delays, which the machine must route somewhere harmless).
+/// Linux with reboot=k (arch/x86/kernel/reboot.c) only polls status at 0x64 in kb_wait() and
+/// writes 0xFE to 0x64; older kernels poll with inb_p(), which also writes port 0x80 (left to
+/// the bus's unhandled path). Linux's default reboot order tries the FADT reset register
+/// (acpi::PowerDevice) first and falls back to this path.
 /// Port 0x61 reads 0: no NMI source (bits 7:6, read by Linux's NMI handler), speaker and PIT
 /// gate 2 off; writes are ignored.
 ///

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/mrtd.h"
 
+#include "base/byte_reader.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string_view>
-
-#include "base/byte_reader.h"
 
 namespace cvm::firmware::tdx {
 namespace {
@@ -91,22 +91,36 @@ Result<LaunchPlan> build_tdx_launch_plan(const TdxLaunchInputs& inputs) {
   return std::move(launch.plan);
 }
 
-Sha384Digest measure_mrtd(const LaunchPlan& plan) {
-  Hasher hasher(HashAlgorithm::kSha384);
-  std::vector<std::byte> page(kTdxPageSize);
+std::vector<TdxInitMemRegion> lower_tdx_plan(const LaunchPlan& plan) {
+  std::vector<TdxInitMemRegion> regions;
+  regions.reserve(plan.ranges.size());
   for (const PlanRange& range : plan.ranges) {
-    // Plans come from build_tdx_launch_plan; these are invariants, not input checks.
+    // Invariant: plans come from build_tdx_launch_plan, which only emits aligned ranges whose
+    // contents lie inside their blobs.
     CVM_CHECK(range.gpa % kTdxPageSize == 0 && range.size % kTdxPageSize == 0,
               "TDX plan range is not page aligned");
     CVM_CHECK(range.length <= range.size &&
                   (!range.blob || range_within<std::size_t>(range.offset, range.length,
                                                             range.blob->size())),
               "TDX plan range contents out of bounds");
-    const std::span<const std::byte> contents = range.contents();
-    for (uint64_t page_offset = 0; page_offset < range.size; page_offset += kTdxPageSize) {
-      const uint64_t gpa = range.gpa + page_offset;
+    regions.push_back({.gpa = range.gpa,
+                       .nr_pages = range.size / kTdxPageSize,
+                       .measure = range.measured,
+                       .contents = range.contents()});
+  }
+  return regions;
+}
+
+Sha384Digest measure_mrtd(std::span<const TdxInitMemRegion> regions) {
+  Hasher hasher(HashAlgorithm::kSha384);
+  std::vector<std::byte> page(kTdxPageSize);
+  for (const TdxInitMemRegion& region : regions) {
+    const std::span<const std::byte> contents = region.contents;
+    for (uint64_t index = 0; index < region.nr_pages; ++index) {
+      const uint64_t page_offset = index * kTdxPageSize;
+      const uint64_t gpa = region.gpa + page_offset;
       put_record(hasher, "MEM.PAGE.ADD", gpa);
-      if (!range.measured) {
+      if (!region.measure) {
         continue;
       }
       std::fill(page.begin(), page.end(), std::byte{0});
@@ -125,5 +139,7 @@ Sha384Digest measure_mrtd(const LaunchPlan& plan) {
   hasher.finish(digest);
   return digest;
 }
+
+Sha384Digest measure_mrtd(const LaunchPlan& plan) { return measure_mrtd(lower_tdx_plan(plan)); }
 
 }  // namespace cvm::firmware::tdx

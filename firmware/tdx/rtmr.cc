@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/rtmr.h"
 
-#include <algorithm>
-
 #include "base/byte_reader.h"
 #include "base/hex.h"
+#include "firmware/tdx/pe_authenticode.h"
+
+#include <algorithm>
 
 namespace cvm::firmware::tdx {
 namespace {
 
 // TCG PC Client PFP spec event types.
 constexpr uint32_t kEvEventTag = 0x6;
+constexpr uint32_t kEvEfiBootServicesApplication = 0x80000003;
 constexpr uint32_t kEvEfiPlatformFirmwareBlob2 = 0x8000000A;
 constexpr uint32_t kEvEfiHandoffTables2 = 0x8000000B;
 
@@ -32,8 +34,9 @@ std::span<const std::byte> hob_list_without_end(const TdxLaunch& launch) {
   return hob.first(static_cast<std::size_t>(std::min<uint64_t>(length, hob.size())));
 }
 
-std::vector<RtmrEvent> input_digests(std::span<const std::byte> image, const TdxLaunch& launch,
-                                     const DirectBootInputs& boot) {
+Result<std::vector<RtmrEvent>> input_digests(std::span<const std::byte> image,
+                                             const TdxLaunch& launch,
+                                             const DirectBootInputs& boot) {
   std::vector<RtmrEvent> out;
   if (launch.td_hob) {
     out.push_back({0, kEvEfiHandoffTables2, "TD HOB (without the End HOB)",
@@ -45,6 +48,16 @@ std::vector<RtmrEvent> input_digests(std::span<const std::byte> image, const Tdx
       out.push_back({0, kEvEfiPlatformFirmwareBlob2, "CFV raw bytes",
                      sha384(image.subspan(s.data_offset, s.raw_data_size))});
     }
+  }
+  if (boot.kernel) {
+    auto digest = pe_authenticode_sha384(*boot.kernel);
+    if (!digest) {
+      return std::move(digest).error().context("kernel (an EFI-stub bzImage is required)");
+    }
+    out.push_back({1, kEvEfiBootServicesApplication,
+                   "kernel PE Authenticode (of the file as given; a VMM that patches the setup "
+                   "header, as QEMU does, changes it)",
+                   *digest});
   }
   const bool has_initrd = boot.initrd.has_value();
   if (boot.cmdline.has_value() || has_initrd) {
@@ -125,7 +138,7 @@ Result<RtmrModel> model_rtmrs(std::span<const std::byte> image, const TdxLaunch&
                               const DirectBootInputs& boot) {
   CVM_ASSIGN_OR_RETURN(TdvfBuild build, identify_tdvf_build(image));
   RtmrModel model{.build = build, .events = {}, .values = {}, .input_digests = {}};
-  model.input_digests = input_digests(image, launch, boot);
+  CVM_ASSIGN_OR_RETURN(model.input_digests, input_digests(image, launch, boot));
   // Every known build so far extends nothing (see rtmr.h); a measuring build would fill
   // model.events here from its own event sequence.
   CVM_CHECK(!build.extends_rtmrs, "no RTMR event sequence is modelled for measuring builds");

@@ -19,14 +19,24 @@
 //   TD HOB    RTMR[0] EV_EFI_HANDOFF_TABLES2: SHA-384 of the HOB list *without* the End HOB
 //             (edk2-stable202211 PeilessStartupLib/IntelTdx.c MeasureHobList)
 //   CFV       RTMR[0] EV_EFI_PLATFORM_FIRMWARE_BLOB2: SHA-384 of the CFV raw bytes (MeasureFvImage)
+//   kernel    RTMR[1] EV_EFI_BOOT_SERVICES_APPLICATION: PE/COFF Authenticode SHA-384
+//             (pe_authenticode.h) of the kernel image LoadImage sees. Under QEMU that is the
+//             bzImage with QEMU's setup-header patches (fw_cfg kernel = patched setup + rest),
+//             so the digest of the file as given matches only a VMM that passes it unmodified
 //   cmdline   RTMR[2] (PCR 9) Linux stub "LOADED_IMAGE::LoadOptions": SHA-384 of the UTF-16LE
 //             LoadOptions *including* the NUL. edk2-stable202211 X86QemuLoadImageLib builds them
 //             as the fw_cfg command line, each byte widened to CHAR16, with " initrd=initrd"
 //             appended when an initrd is present
 //   initrd    RTMR[2] (PCR 9) Linux stub "Linux initrd": SHA-384 of the initrd bytes
-// Not modelled: the kernel's RTMR[1] event (PE/COFF Authenticode SHA-384 of the bzImage, measured
-// by DxeTpm2MeasureBootLib), separators, EFI variables, ACPI tables, boot-option actions.
+// Not modelled (needed before any measuring build can be added): EV_SEPARATORs, the UEFI
+// (secure-boot and boot) variable events, ACPI table / fw_cfg events, EV_EFI_ACTION events
+// ("Calling EFI Application from Boot Option", "Exit Boot Services ..."), and how cvmm hands the
+// kernel to the firmware (fw_cfg header patching).
 #pragma once
+
+#include "base/result.h"
+#include "firmware/sha.h"
+#include "firmware/tdx/mrtd.h"
 
 #include <array>
 #include <cstdint>
@@ -35,10 +45,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/result.h"
-#include "firmware/sha.h"
-#include "firmware/tdx/mrtd.h"
 
 namespace cvm::firmware::tdx {
 
@@ -95,7 +101,8 @@ struct RtmrModel {
   std::vector<RtmrEvent> input_digests;
 };
 
-/// The RTMR model for `launch` booted from `image` with `boot`. kNotFound for unknown builds.
+/// The RTMR model for `launch` booted from `image` with `boot`. kNotFound for unknown builds;
+/// kMalformedImage if the kernel is not a PE/COFF (EFI stub) image.
 Result<RtmrModel> model_rtmrs(std::span<const std::byte> image, const TdxLaunch& launch,
                               const DirectBootInputs& boot);
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/td_hob.h"
 
-#include <algorithm>
-
 #include "base/byte_reader.h"
 #include "base/checked.h"
+
+#include <algorithm>
 
 namespace cvm::firmware::tdx {
 namespace {

@@ -27,13 +27,13 @@
 // The rest of the TD_HOB section stays zero.
 #pragma once
 
+#include "base/result.h"
+#include "firmware/tdx/tdvf_metadata.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
-
-#include "base/result.h"
-#include "firmware/tdx/tdvf_metadata.h"
 
 namespace cvm::firmware::tdx {
 

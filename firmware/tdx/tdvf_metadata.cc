@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/tdvf_metadata.h"
 
-#include <algorithm>
-#include <string>
-
 #include "base/byte_reader.h"
 #include "base/checked.h"
 #include "firmware/ovmf/footer_table.h"
+
+#include <algorithm>
+#include <string>
 
 namespace cvm::firmware::tdx {
 namespace {

@@ -23,14 +23,14 @@
 //   @28 Attributes      u32  bit0 MR.EXTEND, bit1 PAGE.AUG, bits 2-31 reserved (zero)
 #pragma once
 
+#include "base/result.h"
+#include "firmware/guid.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
-
-#include "base/result.h"
-#include "firmware/guid.h"
 
 namespace cvm::firmware::tdx {
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes the TDVF metadata locator/parser and, for images it accepts, the TDX launch plan and
 // MRTD (firmware images are user input to cvmm-measure and the TDX backend).
+#include "firmware/tdx/mrtd.h"
+#include "firmware/tdx/tdvf_metadata.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
-
-#include "firmware/tdx/mrtd.h"
-#include "firmware/tdx/tdvf_metadata.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace tdx = cvm::firmware::tdx;

@@ -1,15 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // cvmm-measure tdx: MRTD (and, for known firmware builds, the RTMR model) of a cvmm TDX launch,
 // computed from the same launch plan the TDX backend executes (firmware/tdx/mrtd.h).
-#include <cstdio>
-#include <memory>
-#include <optional>
-#include <string>
-#include <variant>
-#include <vector>
-
-#include <fmt/format.h>
-
 #include "base/checked.h"
 #include "base/file.h"
 #include "base/hex.h"
@@ -17,6 +8,15 @@
 #include "firmware/tdx/mrtd.h"
 #include "firmware/tdx/rtmr.h"
 #include "tools/measure/commands.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
 
 namespace cvm::tools::measure {
 namespace {

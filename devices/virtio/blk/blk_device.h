@@ -14,6 +14,7 @@
 
 #include "devices/virtio/blk/blk_request.h"
 #include "devices/virtio/blk/disk_file.h"
+#include "devices/virtio/blk/io_uring_queue.h"
 #include "devices/virtio/queue_worker.h"
 #include "devices/virtio/virtio_device.h"
 
@@ -47,6 +48,7 @@ struct BlkOptions {
   std::string serial;           // GET_ID answer, at most 20 bytes used
   uint16_t queue_size = 256;    // QueueNumMax; a power of two
   bool worker_thread = true;    // false: process_queue() does the I/O on the calling thread
+  bool io_uring = true;         // batch reads/writes on io_uring (falls back to pread/pwrite)
 };
 
 /// Thread-safety: all methods are thread-safe; state is guarded by one mutex which is held
@@ -68,11 +70,24 @@ class BlkDevice final : public VirtioDevice {
   void process_queue(uint16_t index) override;
 
   const DiskLimits& limits() const noexcept { return limits_; }
+  /// Whether reads/writes go through io_uring (false if disabled or the host refused it).
+  bool uses_io_uring() const noexcept { return uring_ != nullptr; }
 
  private:
   void drain_queue();
+  // A read or write waiting in the io_uring batch; its data lives in slots_[index in batch_].
+  struct BatchedRequest {
+    DescriptorChain chain;
+    Request request;
+  };
+
   Result<void> drain_locked();
-  Result<uint32_t> handle_chain(const DescriptorChain& chain);
+  Result<void> drain_available();
+  Result<Decoded> decode_chain(const DescriptorChain& chain);
+  bool batchable(const Decoded& decoded) const;
+  Result<void> add_to_batch(DescriptorChain chain, const Request& request);
+  Result<void> complete_batch();
+  Result<void> complete(const DescriptorChain& chain, const Request& request, Status status);
   Result<Status> execute(const Request& request, const DescriptorChain& chain);
   Result<Status> transfer(const Request& request, const DescriptorChain& chain);
   Result<Status> apply_ranges(const Request& request, const DescriptorChain& chain);
@@ -90,6 +105,9 @@ class BlkDevice final : public VirtioDevice {
   std::optional<SplitVirtqueue> queue_;
   bool broken_ = false;  // NEEDS_RESET was raised; nothing is processed until reset()
   std::vector<std::byte> bounce_;
+  std::unique_ptr<IoUringQueue> uring_;
+  std::vector<std::vector<std::byte>> slots_;  // one data buffer per io_uring batch entry
+  std::vector<BatchedRequest> batch_;
 
   std::unique_ptr<QueueWorker> worker_;  // last: its thread calls drain_queue()
 };

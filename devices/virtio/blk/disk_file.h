@@ -26,6 +26,8 @@ class DiskFile final {
   bool readonly() const noexcept { return readonly_; }
   uint64_t size_bytes() const noexcept { return size_; }
   uint64_t capacity_sectors() const noexcept { return size_ / 512; }
+  /// The open file, for batched I/O (io_uring); stays owned by this object.
+  int fd() const noexcept { return fd_.get(); }
 
   /// Reads exactly out.size() bytes at `offset` (retries short reads and EINTR); kIo error
   /// on failure or end of file.

@@ -59,14 +59,15 @@ class TempImage {
   std::string path_;
 };
 
-class BlkDeviceTest : public ::testing::Test {
+// Parameter: whether reads and writes are batched on io_uring.
+class BlkDeviceTest : public ::testing::TestWithParam<bool> {
  protected:
   void start(bool readonly) {
     auto disk = DiskFile::open(image.path(), readonly);
     ASSERT_TRUE(disk.has_value()) << disk.error().message();
     device = std::make_unique<BlkDevice>(
         std::move(*disk), BlkOptions{.serial = "disk-serial-1", .queue_size = 64,
-                                     .worker_thread = false});
+                                     .worker_thread = false, .io_uring = GetParam()});
     auto q = SplitVirtqueue::create(driver.layout(), 64, {.event_idx = true, .indirect_desc = true},
                                     memory);
     ASSERT_TRUE(q.has_value());
@@ -116,7 +117,7 @@ class BlkDeviceTest : public ::testing::Test {
   std::unique_ptr<BlkDevice> device;
 };
 
-TEST_F(BlkDeviceTest, ConfigReportsCapacityBlockSizeAndSegments) {
+TEST_P(BlkDeviceTest, ConfigReportsCapacityBlockSizeAndSegments) {
   start(false);
   std::array<std::byte, 8> capacity{};
   device->read_config(blk_config::kCapacity, capacity);
@@ -132,12 +133,12 @@ TEST_F(BlkDeviceTest, ConfigReportsCapacityBlockSizeAndSegments) {
             (1u << 2) | (1u << 6) | (1u << 9) | (1u << 13) | (1u << 14));
 }
 
-TEST_F(BlkDeviceTest, ReadOnlyDiskOffersRoAndNoDiscard) {
+TEST_P(BlkDeviceTest, ReadOnlyDiskOffersRoAndNoDiscard) {
   start(true);
   EXPECT_EQ(device->device_features(), (1u << 2) | (1u << 5) | (1u << 6) | (1u << 9));
 }
 
-TEST_F(BlkDeviceTest, ReadReturnsFileBytes) {
+TEST_P(BlkDeviceTest, ReadReturnsFileBytes) {
   start(false);
   auto s = submit(0, 3, {}, 1024);
   EXPECT_EQ(status_at(s), 0);
@@ -150,7 +151,7 @@ TEST_F(BlkDeviceTest, ReadReturnsFileBytes) {
   EXPECT_EQ(interrupt.used, 1);
 }
 
-TEST_F(BlkDeviceTest, WriteThenFlushIsInTheFile) {
+TEST_P(BlkDeviceTest, WriteThenFlushIsInTheFile) {
   start(false);
   std::vector<std::byte> payload(512, std::byte{0x5a});
   auto s = submit(1, 10, payload, 0);
@@ -164,7 +165,7 @@ TEST_F(BlkDeviceTest, WriteThenFlushIsInTheFile) {
   EXPECT_EQ(file[11 * 512], static_cast<std::byte>((11 * 512 * 7) & 0xff));
 }
 
-TEST_F(BlkDeviceTest, WriteToReadOnlyDiskFailsAndLeavesFile) {
+TEST_P(BlkDeviceTest, WriteToReadOnlyDiskFailsAndLeavesFile) {
   start(true);
   const auto before = image.contents();
   std::vector<std::byte> payload(512, std::byte{0x11});
@@ -174,14 +175,14 @@ TEST_F(BlkDeviceTest, WriteToReadOnlyDiskFailsAndLeavesFile) {
   EXPECT_FALSE(interrupt.needs_reset);
 }
 
-TEST_F(BlkDeviceTest, ReadPastEndIsIoError) {
+TEST_P(BlkDeviceTest, ReadPastEndIsIoError) {
   start(false);
   auto s = submit(0, kDiskBytes / 512, {}, 512);
   EXPECT_EQ(status_at(s), 1);
   EXPECT_EQ(driver.used_elem(0).second, 1u);
 }
 
-TEST_F(BlkDeviceTest, GetIdReturnsSerial) {
+TEST_P(BlkDeviceTest, GetIdReturnsSerial) {
   start(false);
   auto s = submit(8, 0, {}, 20);
   EXPECT_EQ(status_at(s), 0);
@@ -190,7 +191,7 @@ TEST_F(BlkDeviceTest, GetIdReturnsSerial) {
   EXPECT_EQ(driver.used_elem(0).second, 21u);
 }
 
-TEST_F(BlkDeviceTest, DiscardAndWriteZeroesReadBackAsZero) {
+TEST_P(BlkDeviceTest, DiscardAndWriteZeroesReadBackAsZero) {
   start(false);
   std::array<std::byte, 16> range{};
   store_le<uint64_t>(std::span(range).subspan<0, 8>(), 8);   // sectors 8..15: 4 KiB aligned
@@ -208,12 +209,12 @@ TEST_F(BlkDeviceTest, DiscardAndWriteZeroesReadBackAsZero) {
   EXPECT_NE(file[21 * 512 + 1], std::byte{0});
 }
 
-TEST_F(BlkDeviceTest, UnknownTypeIsUnsupported) {
+TEST_P(BlkDeviceTest, UnknownTypeIsUnsupported) {
   start(false);
   EXPECT_EQ(status_at(submit(0x99, 0, {}, 0)), 2);
 }
 
-TEST_F(BlkDeviceTest, ChainWithoutStatusByteSetsNeedsResetAndStops) {
+TEST_P(BlkDeviceTest, ChainWithoutStatusByteSetsNeedsResetAndStops) {
   start(false);
   const uint64_t hdr = driver.alloc(16);
   driver.add_chain({{hdr, 16, false}});
@@ -225,7 +226,7 @@ TEST_F(BlkDeviceTest, ChainWithoutStatusByteSetsNeedsResetAndStops) {
   EXPECT_EQ(driver.used_idx(), 0);
 }
 
-TEST_F(BlkDeviceTest, ReadIntoReadOnlyBufferSetsNeedsReset) {
+TEST_P(BlkDeviceTest, ReadIntoReadOnlyBufferSetsNeedsReset) {
   start(false);
   std::vector<std::byte> payload(512);
   submit(0, 0, payload, 0);
@@ -233,11 +234,46 @@ TEST_F(BlkDeviceTest, ReadIntoReadOnlyBufferSetsNeedsReset) {
   EXPECT_EQ(driver.used_idx(), 0);
 }
 
-TEST_F(BlkDeviceTest, ResetStopsProcessing) {
+TEST_P(BlkDeviceTest, ResetStopsProcessing) {
   start(false);
   device->reset();
   submit(4, 0, {}, 0);
   EXPECT_EQ(driver.used_idx(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(IoPaths, BlkDeviceTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "IoUring" : "Pread";
+                         });
+
+TEST_P(BlkDeviceTest, ManyRequestsInOneNotificationCompleteInOrder) {
+  start(false);
+  if (GetParam()) {
+    EXPECT_TRUE(device->uses_io_uring()) << "io_uring refused by this host";
+  }
+  // 40 one-sector writes (more than one io_uring batch) published before one notification.
+  std::vector<uint64_t> status_gpas;
+  for (uint32_t i = 0; i < 40; ++i) {
+    const uint64_t hdr = driver.alloc(16);
+    std::array<std::byte, 16> raw{};
+    store_le<uint32_t>(std::span(raw).subspan<0, 4>(), 1);
+    store_le<uint64_t>(std::span(raw).subspan<8, 8>(), i);
+    driver.put(hdr, raw);
+    const uint64_t data = driver.alloc(512);
+    driver.put(data, std::vector<std::byte>(512, static_cast<std::byte>(i + 1)));
+    status_gpas.push_back(driver.alloc(1));
+    driver.add_chain({{hdr, 16, false}, {data, 512, false}, {status_gpas.back(), 1, true}});
+    if (i == 20) {
+      device->process_queue(0);  // first part
+    }
+  }
+  device->process_queue(0);
+  EXPECT_EQ(driver.used_idx(), 40);
+  auto file = image.contents();
+  for (uint32_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(driver.get(status_gpas[i], 1)[0], std::byte{0}) << i;
+    EXPECT_EQ(file[i * 512 + 511], static_cast<std::byte>(i + 1)) << i;
+  }
 }
 
 TEST(DiskFileTest, SizeNotMultipleOf512IsRefusedNamingTheFile) {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/initdata.h"
 
-#include <gtest/gtest.h>
-
 #include "base/byte_reader.h"
 #include "base/hex.h"
 #include "firmware/sha.h"
+
+#include <gtest/gtest.h>
 
 namespace cvm::firmware {
 namespace {

@@ -93,6 +93,10 @@ case $case_name in
     run 2 --firmware "$ovmf" --mrconfigid "$(printf '%096d' 0)" --initdata x
     run 1 --firmware "$tmp/missing.fd"
     expect_err "missing.fd: No such file or directory"
+    printf 'not a kernel' >"$tmp/vmlinuz"
+    run 1 --firmware "$ovmf" --kernel "$tmp/vmlinuz"
+    expect_err "an EFI-stub bzImage is required"
+    one_error_line
     run 1 --firmware "$ovmf" --memory 1M
     expect_err "give the TD more memory"
     run 0 --help

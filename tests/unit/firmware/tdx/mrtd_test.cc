@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/mrtd.h"
 
-#include <memory>
-
-#include <gtest/gtest.h>
-
 #include "base/file.h"
 #include "base/hex.h"
 #include "tests/unit/firmware/tdx/tdvf_test_image.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
 
 namespace cvm::firmware::tdx {
 namespace {
@@ -68,6 +68,26 @@ TEST(TdxLaunchPlanTest, RangesFollowMetadataOrder) {
   EXPECT_EQ(plan.ranges[3].size, 0x1000u);
   EXPECT_EQ(plan.td_hob_gpa, 0x3000u);
   EXPECT_EQ(plan.vcpus.size(), 2u);
+}
+
+TEST(TdxLaunchPlanTest, LowersToOneInitMemRegionPerRange) {
+  const Blob image = blob_of(testing::make_image(testing::default_sections()));
+  auto plan = build_tdx_launch_plan({.firmware = image, .memory_size = kMemory, .vcpus = 1});
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  const std::vector<TdxInitMemRegion> regions = lower_tdx_plan(*plan);
+  ASSERT_EQ(regions.size(), 4u);
+  EXPECT_EQ(regions[0].gpa, 0xffff8000u);
+  EXPECT_EQ(regions[0].nr_pages, 8u);
+  EXPECT_TRUE(regions[0].measure);
+  EXPECT_EQ(regions[0].contents.data(), image->data() + 0x8000);
+  EXPECT_EQ(regions[0].contents.size(), 0x8000u);
+  EXPECT_EQ(regions[1].nr_pages, 4u);
+  EXPECT_FALSE(regions[1].measure);
+  EXPECT_EQ(regions[2].gpa, 0x1000u);
+  EXPECT_TRUE(regions[2].contents.empty());
+  EXPECT_EQ(regions[3].gpa, 0x3000u);
+  EXPECT_EQ(regions[3].contents.size(), 0x1000u);
+  EXPECT_EQ(measure_mrtd(regions), measure_mrtd(*plan));
 }
 
 TEST(TdxLaunchPlanTest, PayloadSectionsAreRefused) {

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/rtmr.h"
 
-#include <memory>
-
-#include <gtest/gtest.h>
-
 #include "base/file.h"
 #include "base/hex.h"
 #include "tests/unit/firmware/tdx/tdvf_test_image.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
 
 namespace cvm::firmware::tdx {
 namespace {
@@ -86,6 +86,12 @@ TEST(RtmrTest, DebianOvmfExtendsNoRtmr) {
   EXPECT_EQ(to_hex(model->input_digests[2].digest),
             to_hex(sha384(qemu_load_options(kCmdline, true))));
   EXPECT_EQ(to_hex(model->input_digests[3].digest), to_hex(sha384(initrd)));
+
+  boot.kernel = std::span<const std::byte>(initrd);  // not a PE image
+  auto refused = model_rtmrs(*firmware, *launch, boot);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message(),
+            "kernel (an EFI-stub bzImage is required): PE image: no \"MZ\" DOS header");
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "firmware/tdx/td_hob.h"
 
-#include <gtest/gtest.h>
-
 #include "base/hex.h"
 #include "tests/unit/firmware/tdx/tdvf_test_image.h"
+
+#include <gtest/gtest.h>
 
 namespace cvm::firmware::tdx {
 namespace {

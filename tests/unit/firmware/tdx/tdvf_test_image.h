@@ -3,15 +3,15 @@
 // points at a TDVF descriptor, with sections the test chooses.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <vector>
-
 #include "base/byte_reader.h"
 #include "firmware/guid.h"
 #include "firmware/ovmf/footer_table.h"
 #include "firmware/tdx/tdvf_metadata.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
 
 namespace cvm::firmware::tdx::testing {
 
