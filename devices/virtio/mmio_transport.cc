@@ -22,13 +22,6 @@ void set_half(uint64_t& reg, bool high, uint32_t value) {
 
 }  // namespace
 
-std::string virtio_mmio_cmdline_entry(uint64_t base, uint64_t size, uint32_t irq) {
-  if (size % 1024 == 0) {
-    return fmt::format("virtio_mmio.device={}K@{:#x}:{}", size / 1024, base, irq);
-  }
-  return fmt::format("virtio_mmio.device={}@{:#x}:{}", size, base, irq);
-}
-
 MmioTransport::MmioTransport(VirtioDevice& device, GuestMemoryView& memory, InterruptLine& irq,
                              Hooks hooks, Options options)
     : irq_(&irq),

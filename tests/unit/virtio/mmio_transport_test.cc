@@ -302,12 +302,5 @@ TEST_F(MmioTransportTest, NonWordRegisterAccessReadsZeroAndWritesNothing) {
   EXPECT_EQ(rd(mmio_reg::kStatus), 0u);
 }
 
-TEST(MmioCmdlineTest, FormatsLinuxDeviceParameter) {
-  EXPECT_EQ(virtio_mmio_cmdline_entry(0xd0000000, 0x1000, 5),
-            "virtio_mmio.device=4K@0xd0000000:5");
-  EXPECT_EQ(virtio_mmio_cmdline_entry(0xd0001000, 0x200, 12),
-            "virtio_mmio.device=512@0xd0001000:12");
-}
-
 }  // namespace
 }  // namespace cvm::devices::virtio
