@@ -131,6 +131,8 @@ VcpuExit decode_exit(const kvm_run& run) {
       return InterruptExit{};
     case KVM_EXIT_MEMORY_FAULT:
       return decode_memory_fault(run);
+    case KVM_EXIT_IOAPIC_EOI:
+      return IoapicEoiExit{run.eoi.vector};
     case KVM_EXIT_HYPERCALL: {
       HypercallExit exit{run.hypercall.nr, {}};
       std::copy(std::begin(run.hypercall.args), std::end(run.hypercall.args), exit.args.begin());
@@ -155,6 +157,7 @@ ExitPolicy exit_policy(const VcpuExit& exit) {
       Overloaded{
           [](const IoExit&) { return ExitPolicy{ExitVerdict::kDispatch, ""}; },
           [](const MmioExit&) { return ExitPolicy{ExitVerdict::kDispatch, ""}; },
+          [](const IoapicEoiExit&) { return ExitPolicy{ExitVerdict::kDispatch, ""}; },
           [](const InterruptExit&) { return ExitPolicy{ExitVerdict::kContinue, ""}; },
           [](const HltExit&) { return ExitPolicy{ExitVerdict::kVcpuHalted, "vCPU halted"}; },
           [](const SystemEventExit& e) {
@@ -201,6 +204,7 @@ std::string describe_exit(const VcpuExit& exit) {
                                (e.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE) ? "private" : "shared");
           },
           [](const HypercallExit& e) { return fmt::format("unhandled hypercall {}", e.nr); },
+          [](const IoapicEoiExit& e) { return fmt::format("IOAPIC EOI of vector {}", e.vector); },
           [](const UnknownExit& e) {
             return fmt::format("unhandled exit reason {} (hardware reason {:#x})", e.reason,
                                e.hardware_reason);

@@ -65,6 +65,11 @@ struct HypercallExit {
   uint64_t nr = 0;
   std::array<uint64_t, 6> args{};
 };
+/// KVM_EXIT_IOAPIC_EOI: with a split irqchip, the guest EOIed a level-triggered vector that
+/// the userspace IOAPIC routes (api.rst, "KVM_EXIT_IOAPIC_EOI").
+struct IoapicEoiExit {
+  uint8_t vector = 0;
+};
 /// Anything else, with the raw reason.
 struct UnknownExit {
   uint32_t reason = 0;
@@ -73,7 +78,7 @@ struct UnknownExit {
 
 using VcpuExit = std::variant<IoExit, MmioExit, HltExit, ShutdownExit, SystemEventExit,
                               InternalErrorExit, FailEntryExit, InterruptExit,
-                              MemoryFaultExitInfo, HypercallExit, UnknownExit>;
+                              MemoryFaultExitInfo, HypercallExit, IoapicEoiExit, UnknownExit>;
 
 /// Decodes kvm_run.exit_reason and its union member.
 VcpuExit decode_exit(const kvm_run& run);
@@ -85,7 +90,7 @@ std::span<std::byte> io_data(const IoExit& io, std::span<std::byte> run_area);
 /// What the vCPU loop does after an exit the generic policy decides.
 enum class ExitVerdict {
   kContinue,     // handled (or nothing to do): re-enter the guest
-  kDispatch,     // IO/MMIO: dispatch to the bus, then re-enter
+  kDispatch,     // IO/MMIO/IOAPIC EOI: hand to the ExitDispatcher, then re-enter
   kVcpuHalted,   // HLT reached userspace (no in-kernel LAPIC): this vCPU is finished
   kStopVm,       // orderly VM stop with exit status 0 (guest reset/shutdown request)
   kFailVm,       // guest or KVM failure: VM stops with a non-zero status and a register dump

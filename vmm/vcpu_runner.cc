@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -81,19 +82,45 @@ VcpuRunner::VcpuRunner(std::span<kvm::Vcpu> vcpus, ExitDispatcher& io,
                        UniqueFd stop_event) noexcept
     : vcpus_(vcpus), io_(io), stop_event_(std::move(stop_event)) {}
 
-Result<std::unique_ptr<VcpuRunner>> VcpuRunner::start(std::span<kvm::Vcpu> vcpus,
-                                                      ExitDispatcher& io) {
+Result<std::unique_ptr<VcpuRunner>> VcpuRunner::create(std::span<kvm::Vcpu> vcpus,
+                                                       ExitDispatcher& io) {
   CVM_TRY(install_kick_signal_handler());
   UniqueFd event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!event.valid()) {
     return errno_error(ErrorCode::kIo, "eventfd for the VM stop", errno);
   }
-  std::unique_ptr<VcpuRunner> runner(new VcpuRunner(vcpus, io, std::move(event)));
-  std::lock_guard lock(runner->mutex_);
-  for (kvm::Vcpu& vcpu : vcpus) {
-    runner->threads_.emplace_back([r = runner.get(), &vcpu] { r->thread_main(vcpu); });
-  }
+  return std::unique_ptr<VcpuRunner>(new VcpuRunner(vcpus, io, std::move(event)));
+}
+
+Result<std::unique_ptr<VcpuRunner>> VcpuRunner::start(std::span<kvm::Vcpu> vcpus,
+                                                      ExitDispatcher& io) {
+  CVM_ASSIGN_OR_RETURN(auto runner, create(vcpus, io));
+  CVM_TRY(runner->start_threads());
   return runner;
+}
+
+Result<void> VcpuRunner::start_threads() {
+  std::string failure;
+  {
+    std::lock_guard lock(mutex_);
+    if (!threads_.empty()) {
+      return make_error(ErrorCode::kInternal, "vCPU threads already started");
+    }
+    for (kvm::Vcpu& vcpu : vcpus_) {
+      try {
+        threads_.emplace_back([this, &vcpu] { thread_main(vcpu); });
+      } catch (const std::system_error& e) {
+        // std::thread's constructor is the one library call here that throws.
+        failure = fmt::format("starting the thread of vCPU {}: {}", vcpu.id(), e.what());
+        break;
+      }
+    }
+  }
+  if (!failure.empty()) {
+    request_stop(1, failure);  // threads already running are kicked and joined later
+    return Error(ErrorCode::kIo, failure);
+  }
+  return ok();
 }
 
 VcpuRunner::~VcpuRunner() {
@@ -144,6 +171,8 @@ bool VcpuRunner::handle_exit(kvm::Vcpu& vcpu) {
                                       describe_exit(exit)));
           return false;
         }
+      } else if (const auto* eoi = std::get_if<IoapicEoiExit>(&exit)) {
+        io_.ioapic_eoi(eoi->vector);
       } else {
         dispatch_mmio(std::get<MmioExit>(exit), vcpu.run_data(), io_);
       }

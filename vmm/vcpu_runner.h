@@ -37,6 +37,8 @@ class ExitDispatcher {
   virtual void pio_write(uint16_t port, std::span<const std::byte> data) = 0;
   virtual void mmio_read(uint64_t address, std::span<std::byte> data) = 0;
   virtual void mmio_write(uint64_t address, std::span<const std::byte> data) = 0;
+  /// KVM_EXIT_IOAPIC_EOI (split irqchip): the guest EOIed level-triggered `vector`.
+  virtual void ioapic_eoi(uint8_t /*vector*/) {}
 };
 
 /// Why and how the VM stopped.
@@ -52,11 +54,17 @@ class VcpuRunner final {
   /// Requests a stop (if none happened) and joins every thread.
   ~VcpuRunner();
 
-  /// Starts one thread per vCPU. `vcpus` and `io` must outlive the runner.
-  /// Errors: kIo when the eventfd, the SIGUSR1 handler or a thread cannot be created (threads
-  /// already started are stopped and joined).
+  /// A runner for `vcpus`, not started yet, so that devices can be given its request_stop()
+  /// before any vCPU runs. `vcpus` and `io` must outlive the runner.
+  /// Errors: kIo when the eventfd or the SIGUSR1 handler cannot be set up.
+  [[nodiscard]] static Result<std::unique_ptr<VcpuRunner>> create(std::span<kvm::Vcpu> vcpus,
+                                                                  ExitDispatcher& io);
+  /// create() followed by start_threads().
   [[nodiscard]] static Result<std::unique_ptr<VcpuRunner>> start(std::span<kvm::Vcpu> vcpus,
                                                                  ExitDispatcher& io);
+  /// Starts one thread per vCPU (once). If a stop was already requested the threads end at
+  /// once. Errors: kIo if a thread cannot be created (the VM is then stopped with status 1).
+  [[nodiscard]] Result<void> start_threads();
 
   /// Stops the VM with `status` unless a stop was already requested (first request wins).
   /// Thread-safe, non-blocking; callable from vCPU threads and device callbacks.

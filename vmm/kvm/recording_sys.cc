@@ -26,6 +26,8 @@ std::size_t argument_size(unsigned long request, std::uintptr_t arg) {
       return sizeof(kvm_msrs) + words[0] * sizeof(kvm_msr_entry);
     case KVM_SET_GSI_ROUTING:
       return sizeof(kvm_irq_routing) + words[0] * sizeof(kvm_irq_routing_entry);
+    case KVM_GET_MSR_INDEX_LIST:
+      return sizeof(kvm_msr_list) + words[0] * sizeof(uint32_t);
     case KVM_MEMORY_ENCRYPT_OP:
       return 24;
     default:

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "vmm/kvm/flex_array.h"
@@ -87,6 +88,24 @@ Result<std::vector<kvm_cpuid_entry2>> System::supported_cpuid() const {
     return std::vector<kvm_cpuid_entry2>(entries.begin(), entries.end());
   }
   return make_error(ErrorCode::kKvm, "KVM_GET_SUPPORTED_CPUID: more than 1024 entries");
+}
+
+Result<std::vector<uint32_t>> System::supported_msrs() const {
+  // With nmsrs too small KVM fails with E2BIG and writes the count it needs into nmsrs.
+  uint32_t count = 64;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FlexArray<kvm_msr_list, uint32_t> list(count);
+    list.header()->nmsrs = count;
+    auto result = CVM_KVM_IOCTL(*sys_, fd_.get(), KVM_GET_MSR_INDEX_LIST, list.header());
+    if (!result && result.error().sys_errno() == E2BIG && list.header()->nmsrs > count) {
+      count = list.header()->nmsrs;
+      continue;
+    }
+    CVM_TRY(result);
+    auto indices = list.entries().first(std::min<std::size_t>(list.header()->nmsrs, count));
+    return std::vector<uint32_t>(indices.begin(), indices.end());
+  }
+  return make_error(ErrorCode::kKvm, "KVM_GET_MSR_INDEX_LIST: list keeps growing");
 }
 
 Result<Vm> System::create_vm(uint64_t type) const {

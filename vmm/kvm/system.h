@@ -43,6 +43,9 @@ class System final {
   /// KVM_GET_SUPPORTED_CPUID, growing the buffer on E2BIG (up to 1024 entries).
   [[nodiscard]] Result<std::vector<kvm_cpuid_entry2>> supported_cpuid() const;
 
+  /// KVM_GET_MSR_INDEX_LIST: the MSRs this host's KVM can save and restore (and so accepts).
+  [[nodiscard]] Result<std::vector<uint32_t>> supported_msrs() const;
+
   /// KVM_CREATE_VM(type). Errors name the type; kNotSupportedByHost if the type is not in
   /// supported_vm_types().
   [[nodiscard]] Result<Vm> create_vm(uint64_t type) const;

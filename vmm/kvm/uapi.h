@@ -288,6 +288,7 @@ static_assert(KVM_TDX_MEASURE_MEMORY_REGION == 1);
 static_assert(sizeof(kvm_cpuid2) == 8 && sizeof(kvm_cpuid_entry2) == 40);
 static_assert(offsetof(kvm_cpuid2, entries) == 8, "include vmm/kvm/uapi.h before <linux/kvm.h>");
 static_assert(offsetof(kvm_msrs, entries) == 8 && offsetof(kvm_irq_routing, entries) == 8);
+static_assert(sizeof(kvm_msr_list) == 4 && KVM_GET_MSR_INDEX_LIST == 0xC004AE02);
 
 // ---- AMD SEV / SEV-SNP (§3.1-§3.5) -------------------------------------------------------
 // struct kvm_sev_cmd is in 6.1 already (the pad after `id` is implicit there).

@@ -205,6 +205,22 @@ TEST_F(MmioTransportTest, QueueRegistersAreLockedOnceReady) {
   EXPECT_EQ(rd(mmio_reg::kQueueNum), 16u);
 }
 
+TEST_F(MmioTransportTest, QueueCanBeDisabledBeforeDriverOk) {
+  setup_queue(0, driver.layout());
+  wr(mmio_reg::kQueueReady, 0);
+  EXPECT_EQ(rd(mmio_reg::kQueueReady), 0u);
+  wr(mmio_reg::kQueueNum, 8);
+  EXPECT_EQ(rd(mmio_reg::kQueueNum), 8u);
+}
+
+TEST_F(MmioTransportTest, QueueStaysReadyAfterDriverOk) {
+  negotiate(version1);
+  setup_queue(0, driver.layout());
+  wr(mmio_reg::kStatus, kUpToFeaturesOk | status::kDriverOk);
+  wr(mmio_reg::kQueueReady, 0);
+  EXPECT_EQ(rd(mmio_reg::kQueueReady), 1u);
+}
+
 TEST_F(MmioTransportTest, StatusWriteThatClearsBitsIsIgnored) {
   negotiate(version1);
   wr(mmio_reg::kStatus, status::kAcknowledge);

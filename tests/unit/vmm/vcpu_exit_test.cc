@@ -130,6 +130,14 @@ TEST(VcpuExitTest, FailEntryHltIntrAndUnknown) {
   EXPECT_EQ(unknown.reason, "unhandled exit reason 77 (hardware reason 0x0)");
 }
 
+TEST(VcpuExitTest, IoapicEoiIsDispatched) {
+  kvm_run run = run_with(KVM_EXIT_IOAPIC_EOI);
+  run.eoi.vector = 0x31;
+  const VcpuExit exit = decode_exit(run);
+  EXPECT_EQ(std::get<IoapicEoiExit>(exit).vector, 0x31);
+  EXPECT_EQ(exit_policy(exit).verdict, ExitVerdict::kDispatch);
+}
+
 TEST(VcpuExitTest, MemoryFaultIsReadFromTheUnionOverlay) {
   kvm_run run = run_with(KVM_EXIT_MEMORY_FAULT);
   const kvm::MemoryFaultExit raw{KVM_MEMORY_EXIT_FLAG_PRIVATE, 0x100000, 0x1000};

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// Machine creation against the recording Sys (the whole ioctl sequence of a plain-KVM boot),
+// the platform devices, the x86 register conversions and the config checks.
+#include "vmm/machine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/byte_reader.h"
+#include "tests/unit/vmm/tiny_elf.h"
+#include "vmm/kvm/recording_sys.h"
+#include "vmm/x86_vcpu.h"
+
+namespace cvm::vmm {
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "cvmm_machine_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string write_kernel(const std::string& name) {
+  const uint8_t code[] = {0xf4};  // hlt
+  const auto image = test::tiny_elf_kernel(code, 0x200000);
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  return path;
+}
+
+void script_host(kvm::RecordingSys& sys) {
+  sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
+  sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
+  sys.set_extension(KVM_CAP_USER_MEMORY, 1);
+  sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
+    auto* list = reinterpret_cast<kvm_msr_list*>(arg);
+    list->nmsrs = 2;
+    list->indices[0] = 0x174;
+    list->indices[1] = 0x10a;  // IA32_ARCH_CAPABILITIES: not a boot MSR, must not be written
+    return 0L;
+  });
+}
+
+/// True when `expected` appears in `names` in this order (other calls may interleave).
+bool in_order(const std::vector<std::string>& names, const std::vector<std::string>& expected) {
+  auto it = names.begin();
+  for (const std::string& name : expected) {
+    it = std::find(it, names.end(), name);
+    if (it == names.end()) {
+      return false;
+    }
+    ++it;
+  }
+  return true;
+}
+
+VmConfig basic_config(const std::string& kernel) {
+  VmConfig config;
+  config.payload.kernel = kernel;
+  config.cpus.boot_vcpus = 2;
+  config.memory.size_bytes = 64 << 20;
+  config.serial.mode = SerialMode::kOff;
+  return config;
+}
+
+TEST(MachineTest, CreateIssuesThePlainKvmBootSequence) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("sequence");
+  auto machine = Machine::create(basic_config(kernel), sys);
+  ::unlink(kernel.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+
+  EXPECT_TRUE(in_order(sys.call_names(),
+                       {"open", "KVM_GET_API_VERSION", "KVM_CHECK_EXTENSION", "KVM_CREATE_VM",
+                        "KVM_SET_IDENTITY_MAP_ADDR", "KVM_SET_TSS_ADDR", "KVM_ENABLE_CAP",
+                        "KVM_SET_USER_MEMORY_REGION", "KVM_GET_SUPPORTED_CPUID",
+                        "KVM_CREATE_VCPU", "KVM_SET_CPUID2", "KVM_SET_MSRS", "KVM_SET_LAPIC",
+                        "KVM_SET_FPU", "KVM_CREATE_VCPU", "KVM_SET_CPUID2", "KVM_SET_SREGS",
+                        "KVM_SET_REGS", "KVM_SET_GSI_ROUTING"}));
+  EXPECT_EQ(sys.calls_named("KVM_SET_TSS_ADDR").at(0).arg, kTssAddress);
+  EXPECT_EQ(sys.calls_named("KVM_SET_IDENTITY_MAP_ADDR").at(0).arg_as<uint64_t>(),
+            kIdentityMapAddress);
+  const auto split = sys.calls_named("KVM_ENABLE_CAP").at(0).arg_as<kvm_enable_cap>();
+  EXPECT_EQ(split.cap, static_cast<uint32_t>(KVM_CAP_SPLIT_IRQCHIP));
+  EXPECT_EQ(split.args[0], 24u);
+  const auto slot = sys.calls_named("KVM_SET_USER_MEMORY_REGION").at(0)
+                        .arg_as<kvm_userspace_memory_region>();
+  EXPECT_EQ(slot.guest_phys_addr, 0u);
+  EXPECT_EQ(slot.memory_size, 64u << 20);
+  const auto vcpus = sys.calls_named("KVM_CREATE_VCPU");
+  ASSERT_EQ(vcpus.size(), 2u);
+  EXPECT_EQ(vcpus[1].arg, 1u);
+  // Only the BSP gets boot registers: the 64-bit entry at e_entry with the zero page in RSI.
+  const auto regs = sys.calls_named("KVM_SET_REGS");
+  ASSERT_EQ(regs.size(), 1u);
+  EXPECT_EQ(regs[0].fd_role, "vcpu0");
+  EXPECT_EQ(regs[0].arg_as<kvm_regs>().rip, 0x200000u);
+  EXPECT_EQ(regs[0].arg_as<kvm_regs>().rsi, x86::kZeroPageAddress);
+  EXPECT_NE(sys.calls_named("KVM_SET_SREGS").at(0).arg_as<kvm_sregs>().efer & 0x400, 0u);
+  // Boot MSRs never include one the host did not list.
+  for (const auto& call : sys.calls_named("KVM_SET_MSRS")) {
+    const auto header = call.arg_as<kvm_msrs>();
+    for (uint32_t i = 0; i < header.nmsrs; ++i) {
+      kvm_msr_entry entry{};
+      std::memcpy(&entry, call.arg_bytes.data() + 8 + i * sizeof(entry), sizeof(entry));
+      EXPECT_EQ(entry.index, 0x174u);
+    }
+  }
+  EXPECT_TRUE(sys.calls_named("KVM_RUN").empty());
+}
+
+TEST(MachineTest, MissingKernelLeavesNothingBehind) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  VmConfig config = basic_config("/nonexistent/vmlinux");
+  config.serial.mode = SerialMode::kFile;
+  config.serial.file = temp_path("serial-never-created");
+  auto machine = Machine::create(config, sys);
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message(),
+            "reading the kernel: /nonexistent/vmlinux: No such file or directory");
+  EXPECT_EQ(sys.live_mappings(), 0u);
+  EXPECT_NE(::access(config.serial.file.c_str(), F_OK), 0);
+}
+
+TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
+  kvm::RecordingSys sys;
+  const std::string kernel = write_kernel("nosplit");
+  auto machine = Machine::create(basic_config(kernel), sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().code(), ErrorCode::kNotSupportedByHost);
+  EXPECT_EQ(machine.error().message(), "this host's KVM lacks KVM_CAP_SPLIT_IRQCHIP");
+}
+
+TEST(MachineTest, ConfigChecks) {
+  VmConfig config = basic_config("/k");
+  config.cpus.boot_vcpus = 0;
+  EXPECT_EQ(check_machine_config(config).error().message(), "--cpus boot=0: must be 1 to 255");
+  config = basic_config("/k");
+  config.platform.tee = TeeKind::kTdx;
+  EXPECT_FALSE(check_machine_config(config).has_value());
+  config = basic_config("");
+  EXPECT_EQ(check_machine_config(config).error().message(), "--kernel is required");
+  MemoryConfig memory;
+  memory.guest_memfd = true;
+  EXPECT_EQ(*ram_backing(memory), RamBacking::kGuestMemfd);
+  memory.hugepages = true;
+  EXPECT_FALSE(ram_backing(memory).has_value());
+}
+
+TEST(X86VcpuTest, LapicLintWiringKeepsMaskBits) {
+  kvm_lapic_state lapic{};
+  auto regs = std::as_writable_bytes(std::span(lapic.regs));
+  store_le<uint32_t>(regs.subspan(0x350).first<4>(), 0x10000);  // masked, fixed mode
+  set_lapic_lint_wiring(lapic);
+  EXPECT_EQ(load_le<uint32_t>(regs.subspan(0x350).first<4>()), 0x10700u);
+  EXPECT_EQ(load_le<uint32_t>(regs.subspan(0x360).first<4>()), 0x400u);
+}
+
+TEST(X86VcpuTest, SpecialRegistersAndCpuidConvert) {
+  x86::SpecialRegisters boot;
+  boot.cs = {.base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 11, .present = 1,
+             .l = 1, .g = 1};
+  boot.cr3 = 0x2000;
+  boot.efer = 0x500;
+  kvm_sregs sregs{};
+  sregs.apic_base = 0xfee00900;
+  apply_special_registers(sregs, boot);
+  EXPECT_EQ(sregs.cs.selector, 0x10);
+  EXPECT_EQ(sregs.cs.l, 1);
+  EXPECT_EQ(sregs.cr3, 0x2000u);
+  EXPECT_EQ(sregs.efer, 0x500u);
+  EXPECT_EQ(sregs.apic_base, 0xfee00900u);  // untouched
+
+  kvm_cpuid_entry2 entry{};
+  entry.function = 7;
+  entry.index = 0;
+  entry.flags = 1;
+  entry.ebx = 0x12345678;
+  const auto round = to_kvm_cpuid(from_kvm_cpuid(std::span(&entry, 1)));
+  ASSERT_EQ(round.size(), 1u);
+  EXPECT_EQ(round[0].function, 7u);
+  EXPECT_EQ(round[0].flags, 1u);
+  EXPECT_EQ(round[0].ebx, 0x12345678u);
+}
+
+}  // namespace
+}  // namespace cvm::vmm

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/machine.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "base/file.h"
+#include "devices/debug/boot_timing_port.h"
+#include "vmm/signals.h"
+#include "vmm/x86/cpu_features.h"
+#include "vmm/x86/direct_boot.h"
+#include "vmm/x86_vcpu.h"
+
+namespace cvm::vmm {
+namespace {
+
+/// The nested kvm_pvm build host emulates most guest instructions and cannot emulate a few
+/// (nested-kvm-notes.md); on it, cvmm hides those features from the guest.
+bool emulating_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
+
+Result<void> check_host(const kvm::System& system) {
+  for (const auto& [capability, name] : {std::pair{KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
+                                         std::pair{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+                                         std::pair{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"}}) {
+    CVM_ASSIGN_OR_RETURN(const long present, system.check_extension(capability));
+    if (present <= 0) {
+      return make_error(ErrorCode::kNotSupportedByHost, "this host's KVM lacks {}", name);
+    }
+  }
+  return ok();
+}
+
+Result<kvm::Vm> create_vm(const kvm::System& system) {
+  CVM_ASSIGN_OR_RETURN(kvm::Vm vm, system.create_vm(KVM_X86_DEFAULT_VM));
+  CVM_TRY(vm.set_identity_map_addr(kIdentityMapAddress));
+  CVM_TRY(vm.set_tss_addr(kTssAddress));
+  CVM_TRY(vm.enable_split_irqchip(x86::kIoapicPins));
+  return vm;
+}
+
+std::vector<RamRange> ram_ranges(const x86::MemoryLayout& layout) {
+  std::vector<RamRange> ranges;
+  for (const x86::RamRegion& region : layout.ram_regions()) {
+    ranges.push_back({region.gpa, region.size});
+  }
+  return ranges;
+}
+
+Result<std::vector<std::byte>> read_optional(const std::optional<std::string>& path,
+                                             std::string_view what) {
+  if (!path) {
+    return std::vector<std::byte>{};
+  }
+  auto bytes = read_file(*path);
+  if (!bytes) {
+    return std::move(bytes).error().context(what);
+  }
+  return bytes;
+}
+
+x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte> kernel,
+                              std::span<const std::byte> initrd, bool emulating) {
+  x86::DirectBootSpec spec;
+  spec.kernel = kernel;
+  spec.initrd = initrd;
+  spec.cmdline.serial_console = config.serial.mode != SerialMode::kOff;
+  spec.cmdline.user = config.payload.cmdline;
+  if (emulating) {
+    spec.cmdline.clearcpuid.assign(std::begin(x86::kNestedHostHidden),
+                                   std::end(x86::kNestedHostHidden));
+  }
+  x86::acpi::AcpiSpec acpi;
+  acpi.vcpu_count = config.cpus.boot_vcpus;
+  spec.acpi = acpi;
+  return spec;
+}
+
+}  // namespace
+
+Result<void> check_machine_config(const VmConfig& config) {
+  if (config.cpus.boot_vcpus == 0 || config.cpus.boot_vcpus > 255) {
+    return make_error(ErrorCode::kInvalidArgument, "--cpus boot={}: must be 1 to 255",
+                      config.cpus.boot_vcpus);
+  }
+  if (config.payload.kernel.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
+  }
+  if (config.platform.tee != TeeKind::kNone) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "confidential VMs (--tee) are not wired into cvmm run yet");
+  }
+  if (config.payload.firmware) {
+    return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
+  }
+  if (!config.disks.empty() || config.vsock) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "virtio devices (--disk, --vsock) are not wired into cvmm run yet");
+  }
+  return ok();
+}
+
+Result<RamBacking> ram_backing(const MemoryConfig& memory) {
+  if (memory.guest_memfd && memory.hugepages) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--memory: guest_memfd and hugepages cannot be combined");
+  }
+  if (memory.guest_memfd) {
+    return RamBacking::kGuestMemfd;
+  }
+  return memory.hugepages ? RamBacking::kHugepages : RamBacking::kAnonymous;
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sys& sys) {
+  CVM_TRY(check_machine_config(config));
+  CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
+  CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
+                       x86::compute_memory_layout(config.memory.size_bytes));
+  CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
+  CVM_TRY(check_host(system));
+  CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
+  const std::vector<RamRange> ranges = ram_ranges(layout);
+  CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ranges, backing));
+  std::unique_ptr<Machine> machine(
+      new Machine(std::move(system), std::move(memory), std::move(vm)));
+  CVM_TRY(machine->load_and_create_vcpus(config, layout));
+  CVM_ASSIGN_OR_RETURN(machine->devices_, MachineDevices::create(machine->vm_, config.serial));
+  CVM_ASSIGN_OR_RETURN(machine->runner_, VcpuRunner::create(machine->vcpus_, *machine->devices_));
+  machine->devices_->attach(*machine->runner_);
+  return machine;
+}
+
+Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
+                                            const x86::MemoryLayout& layout) {
+  CVM_ASSIGN_OR_RETURN(const auto kernel,
+                       read_optional(config.payload.kernel, "reading the kernel"));
+  CVM_ASSIGN_OR_RETURN(const auto initrd,
+                       read_optional(config.payload.initramfs, "reading the initramfs"));
+  const bool emulating = emulating_host();
+  CVM_ASSIGN_OR_RETURN(std::span<std::byte> low_ram, memory_->host_span(0, layout.low_ram_end));
+  auto boot = x86::prepare_direct_boot(low_ram, layout, boot_spec(config, kernel, initrd, emulating));
+  if (!boot) {
+    return std::move(boot).error().context(config.payload.kernel);
+  }
+  CVM_ASSIGN_OR_RETURN(const auto cpuid, system_.supported_cpuid());
+  CVM_ASSIGN_OR_RETURN(const auto msrs, system_.supported_msrs());
+  VcpuSetup setup{cpuid, msrs, {}};
+  setup.cpuid_policy.vcpu_count = config.cpus.boot_vcpus;
+  if (emulating) {
+    setup.cpuid_policy.hidden.assign(std::begin(x86::kNestedHostRequiredHidden),
+                                     std::end(x86::kNestedHostRequiredHidden));
+  }
+  for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
+    CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
+    CVM_TRY(configure_vcpu(vcpu, setup));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  // Application processors wait for INIT/SIPI from the guest (MADT-driven SMP boot).
+  return apply_boot_state(vcpus_[0], boot->bsp);
+}
+
+Result<int> Machine::run() {
+  CVM_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::block());
+  const uint64_t start_ns = devices::debug::monotonic_now_ns();
+  CVM_TRY(runner_->start_threads());
+  const StopReport stop = runner_->wait(signals.fd());
+  report(stop, start_ns);
+  return stop.status;
+}
+
+void Machine::report(const StopReport& stop, uint64_t start_ns) const {
+  const auto marks = devices_->boot_marks();
+  if (!marks.empty()) {
+    std::string line = fmt::format("cvmm: boot timing (port {:#x}, ms after vCPU start):",
+                                   devices::debug::kBootTimingPort);
+    for (const auto& mark : marks) {
+      line += fmt::format(" {:#04x}@{:.3f}", mark.value,
+                          static_cast<double>(mark.monotonic_ns - start_ns) / 1e6);
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  if (stop.status != 0) {
+    std::fprintf(stderr, "cvmm: %s\n", stop.reason.c_str());
+  }
+}
+
+}  // namespace cvm::vmm

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// vmm::Machine: one plain-KVM x86-64 VM booted directly from a Linux kernel (bzImage or ELF
+// vmlinux): split irqchip, guest RAM, vCPUs set up from the vmm/x86 boot builders, the
+// platform devices (machine_devices.h) and one thread per vCPU.
+//
+// Ownership and teardown order (members are declared in this order and destroyed in
+// reverse): the runner joins every vCPU thread first; then the devices go; then the vCPU fds
+// and their kvm_run mappings; then the VM fd, which deletes every memory slot; then guest
+// RAM, so no slot ever points at unmapped memory while a vCPU could run; /dev/kvm last.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/result.h"
+#include "vmm/config/vm_config.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm/system.h"
+#include "vmm/machine_devices.h"
+#include "vmm/vcpu_runner.h"
+#include "vmm/x86/layout.h"
+
+namespace cvm::vmm {
+
+/// Guest-physical pages KVM needs on Intel below 4 GiB, outside RAM and device windows:
+/// the EPT identity-map page and, after it, the three-page real-mode TSS. They sit between
+/// the local APIC page and the firmware region (vmm/x86/layout.h), where QEMU puts them too.
+inline constexpr uint64_t kIdentityMapAddress = 0xfeffc000;
+inline constexpr uint64_t kTssAddress = 0xfeffd000;
+
+class Machine final {
+ public:
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine() = default;
+
+  /// Checks the host and the config, creates the VM, loads the kernel and sets up vCPUs and
+  /// devices. Nothing runs yet. Errors: one line naming what failed (bad config or image,
+  /// missing host capability, failing ioctl); everything created so far is released.
+  /// `sys` is the ioctl seam (unit tests pass a RecordingSys).
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const VmConfig& config,
+                                                               kvm::Sys& sys = kvm::real_sys());
+
+  /// Runs the vCPUs until the guest powers off or resets (status 0), fails (status 1, the
+  /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
+  [[nodiscard]] Result<int> run();
+
+ private:
+  Machine(kvm::System system, std::unique_ptr<GuestMemory> memory, kvm::Vm vm) noexcept
+      : system_(std::move(system)), memory_(std::move(memory)), vm_(std::move(vm)) {}
+  [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
+                                                   const x86::MemoryLayout& layout);
+  void report(const StopReport& stop, uint64_t start_ns) const;
+
+  kvm::System system_;
+  std::unique_ptr<GuestMemory> memory_;
+  kvm::Vm vm_;
+  std::vector<kvm::Vcpu> vcpus_;
+  std::unique_ptr<MachineDevices> devices_;
+  std::unique_ptr<VcpuRunner> runner_;
+};
+
+/// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
+/// TEE, firmware, disks or vsock (not part of this machine yet).
+/// Errors: kInvalidArgument with the offending option.
+[[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
+
+/// RAM backing chosen by the config (guest_memfd wins over hugepages; both is an error).
+[[nodiscard]] Result<RamBacking> ram_backing(const MemoryConfig& memory);
+
+}  // namespace cvm::vmm
