@@ -104,6 +104,9 @@ std::size_t Uart16550::feed_input(std::span<const std::byte> bytes) {
   for (std::size_t i = 0; i < accepted; ++i) {
     host_input_.push_back(static_cast<uint8_t>(bytes[i]));
   }
+  if (accepted < bytes.size()) {
+    input_blocked_ = true;
+  }
   refill_receive_fifo();
   update_interrupt();
   return accepted;
@@ -112,6 +115,11 @@ std::size_t Uart16550::feed_input(std::span<const std::byte> bytes) {
 std::size_t Uart16550::input_room() const {
   std::lock_guard lock(mutex_);
   return kInputQueueCapacity - host_input_.size();
+}
+
+void Uart16550::set_input_room_notifier(std::function<void()> notifier) {
+  std::lock_guard lock(mutex_);
+  input_room_notifier_ = std::move(notifier);
 }
 
 bool Uart16550::interrupt_asserted() const {
@@ -311,6 +319,12 @@ void Uart16550::refill_receive_fifo() {
   while (!host_input_.empty() && receive_fifo_.size() < receive_capacity()) {
     receive_fifo_.push_back(host_input_.front());
     host_input_.pop_front();
+  }
+  if (input_blocked_ && host_input_.size() <= kInputQueueCapacity / 2) {
+    input_blocked_ = false;
+    if (input_room_notifier_) {
+      input_room_notifier_();
+    }
   }
 }
 

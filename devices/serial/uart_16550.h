@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <span>
 
@@ -68,6 +69,12 @@ class Uart16550 final : public BusDevice {
   std::size_t feed_input(std::span<const std::byte> bytes);
   std::size_t input_room() const;
 
+  /// Called (on a vCPU thread, with the UART mutex held, so it must not call back into the
+  /// UART; typically it writes an eventfd) once the guest has drained the host queue to at
+  /// least half its capacity after a feed_input() that could not take everything. Lets the
+  /// stdin thread stop polling stdin while the queue is full. Replaces any earlier notifier.
+  void set_input_room_notifier(std::function<void()> notifier);
+
   /// Whether the interrupt output is currently asserted (for tests and debugging).
   bool interrupt_asserted() const;
 
@@ -112,6 +119,8 @@ class Uart16550 final : public BusDevice {
   bool interrupt_asserted_ = false;
   std::deque<uint8_t> receive_fifo_;
   std::deque<uint8_t> host_input_;
+  bool input_blocked_ = false;  // feed_input refused bytes; notify when room comes back
+  std::function<void()> input_room_notifier_;
 };
 
 }  // namespace cvm::devices::serial

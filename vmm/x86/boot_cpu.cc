@@ -13,7 +13,7 @@ constexpr uint32_t kFlatLimit = 0xfffff;   // 4 GiB with G=1
 constexpr uint32_t kTssLimit = 0x67;       // minimal 32-bit TSS (104 bytes)
 constexpr std::size_t kGdtEntries = 6;     // 5 slots; the long-mode TSS takes slots 4 and 5
 
-constexpr uint64_t kPtepresent = 1ull << 0;
+constexpr uint64_t kPtePresent = 1ull << 0;
 constexpr uint64_t kPteWritable = 1ull << 1;
 constexpr uint64_t kPteLargePage = 1ull << 7;  // PS bit: 2 MiB in a PDE, 1 GiB in a PDPTE
 
@@ -79,19 +79,19 @@ Result<GuestBlob> build_identity_page_tables(uint32_t gib, IdentityPageSize size
                  .label = "identity page tables"};
   std::span<std::byte> out(blob.bytes);
   const uint64_t pdpt = gpa + kPageSize;
-  put_le<uint64_t>(out, 0, pdpt | kPteWritable | kPtepresent);
+  put_le<uint64_t>(out, 0, pdpt | kPteWritable | kPtePresent);
   for (uint64_t g = 0; g < gib; ++g) {
     const std::size_t pdpte = kPageSize + g * 8;
     if (size == IdentityPageSize::k1GiB) {
-      put_le<uint64_t>(out, pdpte, (g * kGiB) | kPteLargePage | kPteWritable | kPtepresent);
+      put_le<uint64_t>(out, pdpte, (g * kGiB) | kPteLargePage | kPteWritable | kPtePresent);
       continue;
     }
     const uint64_t directory = pdpt + (g + 1) * kPageSize;
-    put_le<uint64_t>(out, pdpte, directory | kPteWritable | kPtepresent);
+    put_le<uint64_t>(out, pdpte, directory | kPteWritable | kPtePresent);
     for (uint64_t e = 0; e < 512; ++e) {
       const uint64_t phys = g * kGiB + e * 2 * kMiB;
       put_le<uint64_t>(out, (2 + g) * kPageSize + e * 8,
-                       phys | kPteLargePage | kPteWritable | kPtepresent);
+                       phys | kPteLargePage | kPteWritable | kPtePresent);
     }
   }
   return blob;

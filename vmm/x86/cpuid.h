@@ -32,8 +32,9 @@ inline constexpr uint32_t kCpuidFlagSignificantIndex = 1;
 /// KVM paravirt leaves (Documentation/virt/kvm/x86/cpuid.rst).
 inline constexpr uint32_t kCpuidKvmSignatureLeaf = 0x40000000;
 inline constexpr uint32_t kCpuidKvmFeaturesLeaf = 0x40000001;
-/// Timing leaf: EAX = TSC frequency in kHz, EBX = APIC bus frequency in kHz (the VMware
-/// convention, also read by Linux guests of other hypervisors).
+/// Timing leaf (the VMware-defined convention): EAX = TSC frequency in kHz, EBX = APIC bus
+/// frequency in kHz. Linux KVM guests take their clock from kvmclock and may ignore it; it is
+/// there for guests that read it instead of calibrating.
 inline constexpr uint32_t kCpuidTimingLeaf = 0x40000010;
 /// KVM's emulated APIC bus runs at 1 GHz (APIC_BUS_CYCLE_NS = 1).
 inline constexpr uint32_t kKvmApicBusKhz = 1000000;

@@ -161,6 +161,9 @@ Result<LoadedKernel> load_elf_kernel(std::span<const std::byte> image, std::span
   kernel.format = KernelFormat::kElf;
   kernel.start = UINT64_MAX;
   for (const ElfSegment& seg : info.segments) {
+    if (seg.mem_size == 0) {
+      continue;  // occupies no memory; its address does not matter
+    }
     if (seg.paddr < kKernelMinAddress ||
         !range_within<uint64_t>(seg.paddr, seg.mem_size, ram.size())) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -177,6 +180,9 @@ Result<LoadedKernel> load_elf_kernel(std::span<const std::byte> image, std::span
     std::fill(dst.begin() + static_cast<long>(src.size()), dst.end(), std::byte{0});
     kernel.start = std::min(kernel.start, seg.paddr);
     kernel.end = std::max(kernel.end, seg.paddr + seg.mem_size);
+  }
+  if (kernel.end == 0) {
+    return make_error(ErrorCode::kMalformedImage, "vmlinux: every PT_LOAD segment is empty");
   }
   auto inside = [&](uint64_t a) { return a >= kernel.start && a < kernel.end; };
   if (!inside(info.entry)) {

@@ -25,6 +25,8 @@
 //       0xfee0_0000              local APIC (architectural default of IA32_APIC_BASE)
 //       0xff00_0000 - 4 GiB      firmware region (OVMF/TDVF; 16 MiB, ends at the reset vector)
 //   0x1_0000_0000 -            high RAM: whatever did not fit below the hole
+// There is no MP table: CPUs, the IOAPIC and interrupt overrides are described by the ACPI
+// MADT only, so a guest booted with acpi=off sees one CPU.
 #pragma once
 
 #include <cstdint>

@@ -97,6 +97,28 @@ TEST_F(UartTest, HostQueueIsBoundedAndRefillsTheFifo) {
   EXPECT_EQ(uart_.input_room(), Uart16550::kInputQueueCapacity);
 }
 
+TEST_F(UartTest, RoomNotifierFiresOnceWhenAFullQueueIsHalfDrained) {
+  int notified = 0;
+  uart_.set_input_room_notifier([&notified] { ++notified; });
+  std::vector<std::byte> lots(Uart16550::kInputQueueCapacity + 10, std::byte{'y'});
+  ASSERT_EQ(uart_.feed_input(lots), Uart16550::kInputQueueCapacity);
+  // RBR holds one byte (FIFOs off); drain until the host queue is at half capacity.
+  const std::size_t half = Uart16550::kInputQueueCapacity / 2;
+  while (uart_.input_room() < half) {
+    EXPECT_EQ(notified, 0);
+    in(kRbr);
+  }
+  EXPECT_EQ(notified, 1);
+  in(kRbr);
+  EXPECT_EQ(notified, 1);
+  // A feed that fits does not arm the notifier again.
+  ASSERT_EQ(uart_.feed_input(bytes_of("z")), 1u);
+  while ((in(kLsr) & 0x01) != 0) {
+    in(kRbr);
+  }
+  EXPECT_EQ(notified, 1);
+}
+
 TEST_F(UartTest, IirReportsSourcesInPriorityOrder) {
   // Loopback with FIFOs off: the second character overruns the one-byte RBR.
   out(kMcr, 0x10);

@@ -284,6 +284,35 @@ TEST(InitrdPlacementTest, RespectsInitrdAddrMax) {
   EXPECT_EQ(*at, 0x2000000u - 0x100000u);
 }
 
+TEST(InitrdPlacementTest, ExactFitDirectlyAboveTheKernelIsAccepted) {
+  LoadedKernel kernel{.end = 0x1800000, .initrd_addr_max = 0x7fffffff};
+  auto at = place_initrd(40 * kMiB, kernel, 64 * kMiB);
+  ASSERT_TRUE(at) << at.error().message();
+  EXPECT_EQ(*at, 0x1800000u);
+}
+
+TEST(InitrdPlacementTest, ZeroSizeIsRejected) {
+  LoadedKernel kernel{.end = 0x1800000, .initrd_addr_max = 0x7fffffff};
+  EXPECT_FALSE(place_initrd(0, kernel, 64 * kMiB));
+}
+
+TEST(ElfKernelTest, EmptySegmentsAreIgnoredWhereverTheyAre) {
+  std::vector<std::byte> ram(kRam);
+  auto k = load_kernel(make_elf({.segments = {ElfSegmentSpec{.paddr = 0, .file_size = 0,
+                                                              .mem_size = 0},
+                                              ElfSegmentSpec{}},
+                                 .pvh_entry = std::nullopt}),
+                       ram);
+  ASSERT_TRUE(k) << k.error().message();
+  EXPECT_EQ(k->start, 0x1000000u);
+  auto all_empty = load_kernel(
+      make_elf({.segments = {ElfSegmentSpec{.file_size = 0, .mem_size = 0}},
+                .pvh_entry = std::nullopt}),
+      ram);
+  ASSERT_FALSE(all_empty);
+  EXPECT_THAT(all_empty.error().message(), HasSubstr("every PT_LOAD segment is empty"));
+}
+
 TEST(InitrdPlacementTest, TooBigIsRejected) {
   LoadedKernel kernel{.end = 0x1800000, .initrd_addr_max = 0x7fffffff};
   auto at = place_initrd(40 * kMiB + 1, kernel, 64 * kMiB);
