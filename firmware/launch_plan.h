@@ -31,7 +31,9 @@ enum class PageKind : uint8_t {
 /// so a plan never copies a guest image.
 using Blob = std::shared_ptr<const std::vector<std::byte>>;
 
-/// One guest-physical range of the plan. Page-aligned `gpa` and `size`.
+/// One guest-physical range of the plan. Page-aligned `gpa` and `size`, except for SEV and
+/// SEV-ES LAUNCH_UPDATE_DATA ranges, which are byte-granular (the 176-byte kernel-hashes
+/// table).
 struct PlanRange {
   uint64_t gpa = 0;
   /// Range size in bytes: a multiple of 4 KiB.
@@ -73,6 +75,10 @@ struct LaunchPlan {
   std::vector<VcpuStart> vcpus;
   /// TDX: GPA of the TD HOB handed to TDVF in RCX of every vCPU (0 when none).
   uint64_t td_hob_gpa = 0;
+  /// How many leading `ranges` hold the firmware image itself. SEV-SNP: the launch digest
+  /// after these ranges is the "OVMF hash" that cvmm-measure --ovmf-hash stands for.
+  /// 0 when the plan builder does not say.
+  std::size_t firmware_ranges = 0;
 };
 
 }  // namespace cvm::firmware

@@ -9,6 +9,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libfmt-dev libssl-dev liburing-dev
   # tests: GoogleTest, libFuzzer (clang), reference firmware for measurement tests
   libgtest-dev libgmock-dev clang libclang-rt-14-dev ovmf
+  # tests: ACPICA disassembler cross-checks the generated ACPI tables (skipped if absent)
+  acpica-tools
   # the project's guest: Debian's kernel source, busybox for the initramfs
   linux-source-6.1 busybox-static flex bison bc libelf-dev cpio xz-utils python3
 )

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Rate-limited logging of guest-caused errors (architecture-anchors §B.6 class 2): a hostile
 // guest must not be able to flood the host log. Included by devices/virtio/ only.
-// TODO(#3): switch to base/rate_limited_log.h once it lands in main.
 #pragma once
 
 #include <string_view>
@@ -10,8 +9,9 @@
 
 namespace cvm::devices::virtio {
 
-/// Logs "<device>: <error>" to stderr, at most kBurst messages per kWindowSeconds across the
-/// process; suppressed messages are counted and reported with the next one printed.
+/// Logs "<device>: guest error: <error>" to stderr through base/rate_limited_log.h, at most
+/// 10 lines per 5 seconds across all virtio devices; suppressed lines are counted and the
+/// count is printed with the next admitted line.
 /// Thread-safe.
 void log_guest_error(std::string_view device, const Error& error);
 

@@ -29,9 +29,12 @@ std::string virtio_mmio_cmdline_entry(uint64_t base, uint64_t size, uint32_t irq
   return fmt::format("virtio_mmio.device={}@{:#x}:{}", size, base, irq);
 }
 
-MmioTransport::MmioTransport(VirtioDevice& device, GuestMemoryView& memory, Hooks hooks,
-                             Options options)
-    : hooks_(std::move(hooks)), core_(device, memory, *this, options.access_platform) {}
+MmioTransport::MmioTransport(VirtioDevice& device, GuestMemoryView& memory, InterruptLine& irq,
+                             Hooks hooks, Options options)
+    : irq_(&irq),
+      hooks_(std::move(hooks)),
+      options_(options),
+      core_(device, memory, *this, options.access_platform) {}
 
 uint16_t MmioTransport::num_queues() const {
   // The queue count is fixed at construction, so no lock is needed.
@@ -117,13 +120,11 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value, StatusChange
       return;
     case mmio_reg::kDriverFeaturesSel: driver_features_sel_ = value; return;
     case mmio_reg::kQueueSel: queue_sel_ = value; return;
-    case mmio_reg::kInterruptAck:
-      interrupt_status_.fetch_and(~value, std::memory_order_acq_rel);
-      return;
+    case mmio_reg::kInterruptAck: acknowledge(value); return;
     case mmio_reg::kStatus:
       change = core_.write_status(value);
       if (change == StatusChange::kReset) {
-        interrupt_status_.store(0, std::memory_order_release);
+        acknowledge(~0u);
       }
       return;
     default: write_queue_register(offset, value); return;
@@ -159,21 +160,37 @@ void MmioTransport::notify_queue(uint16_t queue) {
   core_.device().process_queue(queue);
 }
 
-void MmioTransport::signal_used_queue(uint16_t /*queue*/) {
-  interrupt_status_.fetch_or(kInterruptUsedBuffer, std::memory_order_acq_rel);
-  hooks_.raise_interrupt();
+void MmioTransport::raise(uint32_t interrupt_bits) {
+  interrupt_status_.fetch_or(interrupt_bits, std::memory_order_acq_rel);
+  if (options_.level_triggered) {
+    irq_->set_level(true);
+  } else {
+    irq_->trigger();
+  }
 }
+
+void MmioTransport::acknowledge(uint32_t interrupt_bits) {
+  const uint32_t before = interrupt_status_.fetch_and(~interrupt_bits, std::memory_order_acq_rel);
+  // Lower a level-triggered line once the last pending bit is acknowledged. A concurrent
+  // raise() between the two steps re-asserts the line right after, so nothing is lost.
+  if (options_.level_triggered && before != 0 && (before & ~interrupt_bits) == 0) {
+    irq_->set_level(false);
+    if (interrupt_pending()) {
+      irq_->set_level(true);
+    }
+  }
+}
+
+void MmioTransport::signal_used_queue(uint16_t /*queue*/) { raise(kInterruptUsedBuffer); }
 
 void MmioTransport::signal_config_change() {
   config_generation_.fetch_add(1, std::memory_order_acq_rel);
-  interrupt_status_.fetch_or(kInterruptConfigChange, std::memory_order_acq_rel);
-  hooks_.raise_interrupt();
+  raise(kInterruptConfigChange);
 }
 
 void MmioTransport::set_needs_reset() {
   core_.set_needs_reset();
-  interrupt_status_.fetch_or(kInterruptConfigChange, std::memory_order_acq_rel);
-  hooks_.raise_interrupt();
+  raise(kInterruptConfigChange);
 }
 
 }  // namespace cvm::devices::virtio

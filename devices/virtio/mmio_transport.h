@@ -2,7 +2,7 @@
 // MmioTransport: the virtio-mmio version 2 ("modern") register interface (virtio 1.2 §4.2.2)
 // in front of one VirtioDevice. The machine maps it on the bus at a 4 KiB window, registers
 // an ioeventfd on queue_notify_offset() (datamatch = queue index) whose handler calls
-// notify_queue() on the event loop, and passes an irqfd-backed interrupt callback.
+// notify_queue() on the event loop, and passes an irqfd-backed InterruptLine.
 // Included by the machine and tests.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 
 #include "base/guest_memory_view.h"
+#include "devices/bus.h"
+#include "devices/interrupt.h"
 #include "devices/virtio/virtio_core.h"
 #include "devices/virtio/virtio_transport.h"
 
@@ -65,11 +67,9 @@ inline constexpr uint32_t kInterruptConfigChange = 2;
 /// "virtio_mmio.device=4K@0xd0000000:5".
 std::string virtio_mmio_cmdline_entry(uint64_t base, uint64_t size, uint32_t irq);
 
-class MmioTransport final : public VirtioTransport, private VirtioInterrupt {
+class MmioTransport final : public BusDevice, public VirtioTransport, private VirtioInterrupt {
  public:
   struct Hooks {
-    /// Raises the device's interrupt line (an irqfd write). Required.
-    std::function<void()> raise_interrupt;
     /// Called (outside the register lock) after the driver set DRIVER_OK and the device
     /// activated, e.g. to start watching the queue ioeventfds. Optional.
     std::function<void()> on_driver_ok;
@@ -79,18 +79,29 @@ class MmioTransport final : public VirtioTransport, private VirtioInterrupt {
   };
 
   struct Options {
-    bool access_platform = true;  // offer VIRTIO_F_ACCESS_PLATFORM
+    bool access_platform = true;   // offer VIRTIO_F_ACCESS_PLATFORM
+    /// false: one InterruptLine::trigger() per event (edge, as Firecracker wires virtio-mmio
+    /// irqfds). true: the line level follows InterruptStatus != 0 (set_level), for a pin the
+    /// DSDT describes as level-triggered; the machine's irqfd resampler then re-checks
+    /// interrupt_pending().
+    bool level_triggered = false;
   };
 
-  /// `device` and `memory` must outlive the transport.
-  MmioTransport(VirtioDevice& device, GuestMemoryView& memory, Hooks hooks, Options options);
+  /// `device`, `memory` and `irq` must outlive the transport.
+  MmioTransport(VirtioDevice& device, GuestMemoryView& memory, InterruptLine& irq, Hooks hooks,
+                Options options);
 
   /// Bus read at `offset` inside the window. Registers below 0x100 need aligned 32-bit
   /// accesses (others read as zero, §4.2.2.2); config space allows any width.
   /// Thread-safe (vCPU threads).
-  void read(uint64_t offset, std::span<std::byte> data);
+  void read(uint64_t offset, std::span<std::byte> data) override;
   /// Bus write at `offset`; malformed accesses are ignored and logged rate-limited.
-  void write(uint64_t offset, std::span<const std::byte> data);
+  void write(uint64_t offset, std::span<const std::byte> data) override;
+
+  /// Whether InterruptStatus has a bit set (for a level-triggered line's resampler).
+  bool interrupt_pending() const noexcept {
+    return interrupt_status_.load(std::memory_order_acquire) != 0;
+  }
 
   /// Offset of QueueNotify inside the window, for the machine's ioeventfd.
   static constexpr uint64_t queue_notify_offset() { return mmio_reg::kQueueNotify; }
@@ -108,8 +119,12 @@ class MmioTransport final : public VirtioTransport, private VirtioInterrupt {
   uint32_t read_register(uint64_t offset);
   void write_register(uint64_t offset, uint32_t value, StatusChange& change);
   void write_queue_register(uint64_t offset, uint32_t value);
+  void raise(uint32_t interrupt_bits);
+  void acknowledge(uint32_t interrupt_bits);
 
+  InterruptLine* irq_;
   Hooks hooks_;
+  Options options_;
   std::mutex mutex_;  // guards core_ and the selectors below
   VirtioCore core_;
   uint32_t device_features_sel_ = 0;

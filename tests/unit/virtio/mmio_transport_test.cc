@@ -52,15 +52,22 @@ class FakeDevice final : public VirtioDevice {
   std::array<uint16_t, 2> max_sizes_{256, 64};
 };
 
+class RecordingLine final : public InterruptLine {
+ public:
+  void trigger() override { ++triggers; }
+  void set_level(bool asserted) override { levels.push_back(asserted); }
+  int triggers = 0;
+  std::vector<bool> levels;
+};
+
 class MmioTransportTest : public ::testing::Test {
  protected:
   MmioTransportTest() { make_transport({}); }
 
   void make_transport(MmioTransport::Options options) {
     transport = std::make_unique<MmioTransport>(
-        device, memory,
-        MmioTransport::Hooks{.raise_interrupt = [this] { ++interrupts; },
-                             .on_driver_ok = [this] { ++driver_ok_hooks; },
+        device, memory, line,
+        MmioTransport::Hooks{.on_driver_ok = [this] { ++driver_ok_hooks; },
                              .on_trapped_notify = nullptr},
         options);
   }
@@ -101,7 +108,7 @@ class MmioTransportTest : public ::testing::Test {
   BufferGuestMemory memory{0, 1 << 20};
   VirtqDriver driver{memory, 16};
   FakeDevice device;
-  int interrupts = 0;
+  RecordingLine line;
   int driver_ok_hooks = 0;
   std::unique_ptr<MmioTransport> transport;
 };
@@ -189,7 +196,7 @@ TEST_F(MmioTransportTest, InvalidQueueAtDriverOkSetsNeedsReset) {
   EXPECT_EQ(rd(mmio_reg::kStatus),
             kUpToFeaturesOk | status::kDriverOk | status::kDeviceNeedsReset);
   EXPECT_EQ(rd(mmio_reg::kInterruptStatus), kInterruptConfigChange);
-  EXPECT_EQ(interrupts, 1);
+  EXPECT_EQ(line.triggers, 1);
 }
 
 TEST_F(MmioTransportTest, QueueRegistersAreLockedOnceReady) {
@@ -225,11 +232,27 @@ TEST_F(MmioTransportTest, InterruptAckClearsOnlyAcknowledgedBits) {
   wr(mmio_reg::kStatus, kUpToFeaturesOk | status::kDriverOk);
   device.interrupt_->signal_used_queue(0);
   device.interrupt_->signal_config_change();
-  EXPECT_EQ(interrupts, 2);
+  EXPECT_EQ(line.triggers, 2);
   EXPECT_EQ(rd(mmio_reg::kConfigGeneration), 1u);
   EXPECT_EQ(rd(mmio_reg::kInterruptStatus), 3u);
   wr(mmio_reg::kInterruptAck, kInterruptUsedBuffer);
   EXPECT_EQ(rd(mmio_reg::kInterruptStatus), kInterruptConfigChange);
+}
+
+TEST_F(MmioTransportTest, LevelTriggeredLineFollowsInterruptStatus) {
+  make_transport({.access_platform = true, .level_triggered = true});
+  negotiate(version1);
+  setup_queue(0, driver.layout());
+  wr(mmio_reg::kStatus, kUpToFeaturesOk | status::kDriverOk);
+  device.interrupt_->signal_used_queue(0);
+  device.interrupt_->signal_config_change();
+  EXPECT_TRUE(transport->interrupt_pending());
+  wr(mmio_reg::kInterruptAck, kInterruptUsedBuffer);
+  EXPECT_EQ(line.levels, (std::vector<bool>{true, true}));
+  wr(mmio_reg::kInterruptAck, kInterruptConfigChange);
+  EXPECT_EQ(line.levels, (std::vector<bool>{true, true, false}));
+  EXPECT_FALSE(transport->interrupt_pending());
+  EXPECT_EQ(line.triggers, 0);
 }
 
 TEST_F(MmioTransportTest, TrappedNotifyProcessesTheQueue) {
