@@ -29,21 +29,25 @@ std::vector<uint8_t> guest_code(std::initializer_list<uint8_t> tail) {
       0x66, 0xba, 0x40, 0x04,  // mov dx, 0x440
       0xb0, 0x01, 0xee,        // mov al, 1; out dx, al
   };
-  code.insert(code.end(), tail);
+  for (uint8_t byte : tail) {
+    code.push_back(byte);
+  }
   return code;
 }
 
-struct Run {
+struct GuestRun {
   Result<int> status = 0;
   std::string serial;
 };
 
-Run run_guest(std::span<const uint8_t> code, unsigned vcpus = 1, bool guest_memfd = false) {
+GuestRun run_guest(std::span<const uint8_t> code, unsigned vcpus = 1, bool guest_memfd = false) {
   const std::string base = ::testing::TempDir() + "cvmm_run_vm_" + std::to_string(::getpid());
   const std::string kernel = base + ".elf";
   const auto image = tiny_elf_kernel(code, kLoadAddress);
-  std::ofstream(kernel, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  std::ofstream out(kernel, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(image.data()),
+            static_cast<std::streamsize>(image.size()));
+  out.close();
   vmm::VmConfig config;
   config.payload.kernel = kernel;
   config.cpus.boot_vcpus = vcpus;
@@ -51,7 +55,7 @@ Run run_guest(std::span<const uint8_t> code, unsigned vcpus = 1, bool guest_memf
   config.memory.guest_memfd = guest_memfd;
   config.serial.mode = vmm::SerialMode::kFile;
   config.serial.file = base + ".serial";
-  Run run{vmm::run_vm(config), ""};
+  GuestRun run{vmm::run_vm(config), ""};
   std::ifstream in(config.serial.file);
   std::stringstream text;
   text << in.rdbuf();
@@ -67,7 +71,7 @@ TEST(KvmRunVmTest, I8042ResetEndsWithStatusZeroAfterSerialOutput) {
       0xb0, 0xfe, 0xe6, 0x64,  // mov al, 0xfe; out 0x64, al  (i8042 pulse reset)
       0xf4, 0xeb, 0xfd,        // hlt; jmp hlt
   });
-  const Run run = run_guest(code);
+  const GuestRun run = run_guest(code);
   ASSERT_TRUE(run.status.has_value()) << run.status.error().message();
   EXPECT_EQ(*run.status, 0);
   EXPECT_EQ(run.serial, "OK\n");
@@ -80,7 +84,7 @@ TEST(KvmRunVmTest, AcpiPowerOffEndsWithStatusZero) {
       0xb0, 0x34, 0xee,        // mov al, SLP_EN | SLP_TYP(5) << 2; out dx, al
       0xf4, 0xeb, 0xfd,        // hlt; jmp hlt
   });
-  const Run run = run_guest(code, 2);
+  const GuestRun run = run_guest(code, 2);
   ASSERT_TRUE(run.status.has_value()) << run.status.error().message();
   EXPECT_EQ(*run.status, 0);
   EXPECT_EQ(run.serial, "OK\n");
@@ -89,7 +93,7 @@ TEST(KvmRunVmTest, AcpiPowerOffEndsWithStatusZero) {
 TEST(KvmRunVmTest, TripleFaultEndsWithFailureStatus) {
   CVM_REQUIRE_KVM();
   const auto code = guest_code({0x0f, 0x0b});  // ud2 with no IDT: triple fault
-  const Run run = run_guest(code);
+  const GuestRun run = run_guest(code);
   ASSERT_TRUE(run.status.has_value()) << run.status.error().message();
   EXPECT_EQ(*run.status, 1);
   EXPECT_EQ(run.serial, "OK\n");
@@ -103,7 +107,7 @@ TEST(KvmRunVmTest, GuestMemfdBackedMachineBoots) {
     GTEST_SKIP() << "this KVM host has no KVM_CAP_GUEST_MEMFD";
   }
   const auto code = guest_code({0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd});
-  const Run run = run_guest(code, 1, /*guest_memfd=*/true);
+  const GuestRun run = run_guest(code, 1, /*guest_memfd=*/true);
   ASSERT_TRUE(run.status.has_value()) << run.status.error().message();
   EXPECT_EQ(*run.status, 0);
   EXPECT_EQ(run.serial, "OK\n");

@@ -30,8 +30,10 @@ std::string write_kernel(const std::string& name) {
   const uint8_t code[] = {0xf4};  // hlt
   const auto image = test::tiny_elf_kernel(code, 0x200000);
   const std::string path = temp_path(name);
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(image.data()),
+            static_cast<std::streamsize>(image.size()));
+  out.close();
   return path;
 }
 
