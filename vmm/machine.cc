@@ -159,8 +159,16 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   }
   for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
     CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
-    CVM_TRY(configure_vcpu(vcpu, setup));
     vcpus_.push_back(std::move(vcpu));
+  }
+  // CPUID leaf 0x40000010 tells the guest the TSC (and APIC bus) frequency, so it need not
+  // calibrate against a PIT this machine does not have.
+  CVM_ASSIGN_OR_RETURN(const uint32_t tsc_khz, vcpus_[0].get_tsc_khz());
+  if (tsc_khz != 0) {
+    setup.cpuid_policy.tsc_khz = tsc_khz;
+  }
+  for (const kvm::Vcpu& vcpu : vcpus_) {
+    CVM_TRY(configure_vcpu(vcpu, setup));
   }
   // Application processors wait for INIT/SIPI from the guest (MADT-driven SMP boot).
   return apply_boot_state(vcpus_[0], boot->bsp);
