@@ -60,9 +60,12 @@ Result<std::string_view> parse_string_value(std::string_view rest, std::size_t l
 
 const EVP_MD* evp_of(InitdataAlgorithm algorithm) {
   switch (algorithm) {
-    case InitdataAlgorithm::kSha256: return EVP_sha256();
-    case InitdataAlgorithm::kSha384: return EVP_sha384();
-    case InitdataAlgorithm::kSha512: return EVP_sha512();
+    case InitdataAlgorithm::kSha256:
+      return EVP_sha256();
+    case InitdataAlgorithm::kSha384:
+      return EVP_sha384();
+    case InitdataAlgorithm::kSha512:
+      return EVP_sha512();
   }
   CVM_UNREACHABLE("initdata algorithm");
 }
@@ -78,9 +81,12 @@ std::array<std::byte, N> fit(const std::vector<std::byte>& digest) {
 
 std::string_view initdata_algorithm_name(InitdataAlgorithm algorithm) noexcept {
   switch (algorithm) {
-    case InitdataAlgorithm::kSha256: return "sha256";
-    case InitdataAlgorithm::kSha384: return "sha384";
-    case InitdataAlgorithm::kSha512: return "sha512";
+    case InitdataAlgorithm::kSha256:
+      return "sha256";
+    case InitdataAlgorithm::kSha384:
+      return "sha384";
+    case InitdataAlgorithm::kSha512:
+      return "sha512";
   }
   return "unknown";
 }
@@ -94,7 +100,8 @@ Result<InitdataAlgorithm> parse_initdata_algorithm(std::string_view document) {
   while (!document.empty()) {
     const auto newline = document.find('\n');
     std::string_view line = document.substr(0, newline);
-    document = newline == std::string_view::npos ? std::string_view() : document.substr(newline + 1);
+    document =
+        newline == std::string_view::npos ? std::string_view() : document.substr(newline + 1);
     ++line_number;
     if (!line.empty() && line.back() == '\r') {
       line.remove_suffix(1);
@@ -136,11 +143,11 @@ Result<InitdataDigest> initdata_digest(std::string_view document) {
   InitdataDigest out{.algorithm = algorithm, .digest = {}};
   out.digest.resize(static_cast<std::size_t>(EVP_MD_get_size(md)));
   unsigned int length = 0;
-  CVM_CHECK(EVP_Digest(document.data(), document.size(),
-                       reinterpret_cast<unsigned char*>(out.digest.data()), &length, md,
-                       nullptr) == 1 &&
-                length == out.digest.size(),
-            "OpenSSL digest failed");
+  CVM_CHECK(
+      EVP_Digest(document.data(), document.size(),
+                 reinterpret_cast<unsigned char*>(out.digest.data()), &length, md, nullptr) == 1 &&
+          length == out.digest.size(),
+      "OpenSSL digest failed");
   return out;
 }
 

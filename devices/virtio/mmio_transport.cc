@@ -22,13 +22,6 @@ void set_half(uint64_t& reg, bool high, uint32_t value) {
 
 }  // namespace
 
-std::string virtio_mmio_cmdline_entry(uint64_t base, uint64_t size, uint32_t irq) {
-  if (size % 1024 == 0) {
-    return fmt::format("virtio_mmio.device={}K@{:#x}:{}", size / 1024, base, irq);
-  }
-  return fmt::format("virtio_mmio.device={}@{:#x}:{}", size, base, irq);
-}
-
 MmioTransport::MmioTransport(VirtioDevice& device, GuestMemoryView& memory, InterruptLine& irq,
                              Hooks hooks, Options options)
     : irq_(&irq),
@@ -133,6 +126,13 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value, StatusChange
 
 void MmioTransport::write_queue_register(uint64_t offset, uint32_t value) {
   QueueRegisters* q = core_.queue(queue_sel_);
+  if (offset == mmio_reg::kQueueReady && q != nullptr &&
+      (core_.status() & status::kDriverOk) == 0) {
+    // Linux disables a queue (QueueReady = 0) when it tears down a half-set-up device and
+    // reads it back; allowed until DRIVER_OK (after it, only with VIRTIO_F_RING_RESET).
+    q->ready = (value & 1) != 0;
+    return;
+  }
   if (q == nullptr || !core_.queue_setup_allowed(queue_sel_)) {
     log_bad_access("queue register write to an unknown or live queue", offset, 4);
     return;
@@ -141,7 +141,6 @@ void MmioTransport::write_queue_register(uint64_t offset, uint32_t value) {
     // The size is validated at DRIVER_OK (SplitVirtqueue::create), not here, so the driver
     // may write the registers in any order.
     case mmio_reg::kQueueNum: q->layout.size = static_cast<uint16_t>(value); return;
-    case mmio_reg::kQueueReady: q->ready = (value & 1) != 0; return;
     case mmio_reg::kQueueDescLow: set_half(q->layout.desc_table, false, value); return;
     case mmio_reg::kQueueDescHigh: set_half(q->layout.desc_table, true, value); return;
     case mmio_reg::kQueueDriverLow: set_half(q->layout.avail_ring, false, value); return;

@@ -11,7 +11,6 @@
 #include <functional>
 #include <mutex>
 #include <span>
-#include <string>
 
 #include "base/guest_memory_view.h"
 #include "devices/bus.h"
@@ -61,11 +60,6 @@ inline constexpr uint64_t kMmioWindowSize = 0x1000;
 /// InterruptStatus bits (§4.2.2).
 inline constexpr uint32_t kInterruptUsedBuffer = 1;
 inline constexpr uint32_t kInterruptConfigChange = 2;
-
-/// Kernel command-line entry that describes one device to Linux (drivers/virtio/
-/// virtio_mmio.c, "virtio_mmio.device=<size>@<base>:<irq>"), e.g.
-/// "virtio_mmio.device=4K@0xd0000000:5".
-std::string virtio_mmio_cmdline_entry(uint64_t base, uint64_t size, uint32_t irq);
 
 class MmioTransport final : public BusDevice, public VirtioTransport, private VirtioInterrupt {
  public:

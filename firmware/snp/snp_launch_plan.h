@@ -2,8 +2,8 @@
 // build_snp_launch_plan: the single place that decides what an SEV, SEV-ES or SEV-SNP guest
 // launch puts into guest memory and measures, and in which order (architecture-anchors
 // §B.4). cvmm-measure folds the plan with launch_digest.h; the SNP backend lowers the same
-// plan into KVM_SEV_SNP_LAUNCH_UPDATE calls (range kinds map to SNP page types through
-// snp_page_type) and sets each vCPU's registers from the VMSA ranges' reset state.
+// plan (lower.h lower_snp_plan) into KVM_SEV_SNP_LAUNCH_UPDATE calls and the per-vCPU VMSA
+// state KVM measures at LAUNCH_FINISH.
 // Pure; included by tools/measure and vmm/snp/.
 #pragma once
 

@@ -76,7 +76,8 @@ Result<TdxLaunch> build_tdx_launch(const TdxLaunchInputs& inputs) {
   }
   const auto& sections = launch.metadata.sections;
   for (std::size_t i = 0; i < sections.size(); ++i) {
-    CVM_ASSIGN_OR_RETURN(auto range, plan_range_for(sections[i], i, inputs.firmware, launch.td_hob));
+    CVM_ASSIGN_OR_RETURN(auto range,
+                         plan_range_for(sections[i], i, inputs.firmware, launch.td_hob));
     if (range) {
       launch.plan.ranges.push_back(std::move(*range));
     }
@@ -100,8 +101,8 @@ std::vector<TdxInitMemRegion> lower_tdx_plan(const LaunchPlan& plan) {
     CVM_CHECK(range.gpa % kTdxPageSize == 0 && range.size % kTdxPageSize == 0,
               "TDX plan range is not page aligned");
     CVM_CHECK(range.length <= range.size &&
-                  (!range.blob || range_within<std::size_t>(range.offset, range.length,
-                                                            range.blob->size())),
+                  (!range.blob ||
+                   range_within<std::size_t>(range.offset, range.length, range.blob->size())),
               "TDX plan range contents out of bounds");
     regions.push_back({.gpa = range.gpa,
                        .nr_pages = range.size / kTdxPageSize,
@@ -125,8 +126,9 @@ Sha384Digest measure_mrtd(std::span<const TdxInitMemRegion> regions) {
       }
       std::fill(page.begin(), page.end(), std::byte{0});
       if (page_offset < contents.size()) {
-        const auto part = contents.subspan(page_offset).first(
-            std::min<std::size_t>(kTdxPageSize, contents.size() - page_offset));
+        const auto part =
+            contents.subspan(page_offset)
+                .first(std::min<std::size_t>(kTdxPageSize, contents.size() - page_offset));
         std::copy(part.begin(), part.end(), page.begin());
       }
       for (std::size_t chunk = 0; chunk < kTdxPageSize; chunk += kMrExtendChunkSize) {

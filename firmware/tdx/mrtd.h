@@ -46,7 +46,7 @@ struct TdxLaunch {
   LaunchPlan plan;
   TdvfMetadata metadata;
   std::vector<TdRamRange> ram;
-  /// The TD_HOB section contents (empty when the image has no TD_HOB section).
+  /// The HOB list bytes (the TD_HOB section is zero past them); null without a TD_HOB section.
   Blob td_hob;
 };
 

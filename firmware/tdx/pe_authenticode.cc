@@ -10,7 +10,7 @@
 namespace cvm::firmware::tdx {
 namespace {
 
-constexpr uint16_t kDosMagic = 0x5a4d;        // "MZ"
+constexpr uint16_t kDosMagic = 0x5a4d;         // "MZ"
 constexpr uint32_t kPeSignature = 0x00004550;  // "PE\0\0"
 constexpr uint16_t kPe32Magic = 0x10b;
 constexpr uint16_t kPe32PlusMagic = 0x20b;
@@ -43,7 +43,8 @@ Result<PeLayout> read_layout(const ByteReader& r) {
   const std::size_t coff = std::size_t{pe_offset} + 4;
   PeLayout l{};
   CVM_ASSIGN_OR_RETURN(l.section_count, r.le<uint16_t>(coff + 2, "NumberOfSections"));
-  CVM_ASSIGN_OR_RETURN(const uint16_t optional_size, r.le<uint16_t>(coff + 16, "SizeOfOptionalHeader"));
+  CVM_ASSIGN_OR_RETURN(const uint16_t optional_size,
+                       r.le<uint16_t>(coff + 16, "SizeOfOptionalHeader"));
   const std::size_t opt = coff + kCoffHeaderSize;
   CVM_ASSIGN_OR_RETURN(const uint16_t magic, r.le<uint16_t>(opt, "optional header Magic"));
   if (magic != kPe32Magic && magic != kPe32PlusMagic) {
@@ -59,11 +60,13 @@ Result<PeLayout> read_layout(const ByteReader& r) {
   const std::size_t directories = opt + (plus ? 112 : 96);
   if (rva_count > kSecurityDirectoryIndex) {
     l.cert_entry_offset = directories + kSecurityDirectoryIndex * kDataDirectorySize;
-    CVM_ASSIGN_OR_RETURN(l.cert_size, r.le<uint32_t>(l.cert_entry_offset + 4, "Certificate Table size"));
+    CVM_ASSIGN_OR_RETURN(l.cert_size,
+                         r.le<uint32_t>(l.cert_entry_offset + 4, "Certificate Table size"));
   }
   l.section_table_offset = opt + optional_size;
   // Header fields that are hashed must lie inside the hashed header bytes.
-  const std::size_t header_end = std::max(l.checksum_offset + 4, l.cert_entry_offset + kDataDirectorySize);
+  const std::size_t header_end =
+      std::max(l.checksum_offset + 4, l.cert_entry_offset + kDataDirectorySize);
   if (l.size_of_headers > r.size() || header_end > l.size_of_headers) {
     return make_error(ErrorCode::kMalformedImage,
                       "PE image: SizeOfHeaders {:#x} does not cover the headers ({:#x}) or exceeds "
@@ -83,7 +86,8 @@ Result<std::vector<RawSection>> read_sections(const ByteReader& r, const PeLayou
   for (uint16_t i = 0; i < l.section_count; ++i) {
     const std::size_t at = l.section_table_offset + std::size_t{i} * kSectionHeaderSize;
     CVM_ASSIGN_OR_RETURN(const uint32_t size, r.le<uint32_t>(at + 16, "section SizeOfRawData"));
-    CVM_ASSIGN_OR_RETURN(const uint32_t offset, r.le<uint32_t>(at + 20, "section PointerToRawData"));
+    CVM_ASSIGN_OR_RETURN(const uint32_t offset,
+                         r.le<uint32_t>(at + 20, "section PointerToRawData"));
     if (size == 0) {
       continue;
     }
@@ -106,7 +110,8 @@ Result<Sha384Digest> pe_authenticode_sha384(std::span<const std::byte> image) {
   if (l.cert_entry_offset == 0) {
     hasher.update(image.subspan(l.checksum_offset + 4, l.size_of_headers - l.checksum_offset - 4));
   } else {
-    hasher.update(image.subspan(l.checksum_offset + 4, l.cert_entry_offset - l.checksum_offset - 4));
+    hasher.update(
+        image.subspan(l.checksum_offset + 4, l.cert_entry_offset - l.checksum_offset - 4));
     const std::size_t after = l.cert_entry_offset + kDataDirectorySize;
     hasher.update(image.subspan(after, l.size_of_headers - after));
   }

@@ -112,13 +112,13 @@ Result<std::vector<std::byte>> build_td_hob(uint64_t hob_gpa, uint64_t section_s
                       "{:#x}",
                       needed, ram.size(), section_size);
   }
-  std::vector<std::byte> hob(section_size);
+  std::vector<std::byte> hob(needed);
   HobWriter w(hob);
   // PHIT. Every HOB size here is a multiple of 8, so each HOB starts 8-byte aligned.
   w.header(kHobTypeHandoff, kPhitHobSize);
   w.u32(kPhitVersion);
-  w.u32(0);      // BootMode: BOOT_WITH_FULL_CONFIGURATION
-  w.zeros(32);   // EfiMemoryTop/Bottom, EfiFreeMemoryTop/Bottom: ignored by TDVF
+  w.u32(0);                 // BootMode: BOOT_WITH_FULL_CONFIGURATION
+  w.zeros(32);              // EfiMemoryTop/Bottom, EfiFreeMemoryTop/Bottom: ignored by TDVF
   w.u64(hob_gpa + needed);  // EfiEndOfHobList: just past the End HOB
   for (const TdRamRange& range : ram) {
     w.header(kHobTypeResourceDescriptor, kResourceHobSize);

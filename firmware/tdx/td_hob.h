@@ -24,7 +24,7 @@
 //     @28 ResourceAttribute u32 = 0x7 (PRESENT | INITIALIZED | TESTED)
 //     @32 PhysicalStart u64    @40 ResourceLength u64
 //   End of HOB list (8 bytes): HobType u16 = 0xFFFF, HobLength u16 = 8, Reserved u32 = 0
-// The rest of the TD_HOB section stays zero.
+// The rest of the TD_HOB section is zero (the plan range zero-fills past the HOB bytes).
 #pragma once
 
 #include "base/result.h"
@@ -37,7 +37,7 @@
 
 namespace cvm::firmware::tdx {
 
-inline constexpr uint64_t kTdxLowRamLimit = 0xC000'0000;   // 3 GiB: start of the MMIO hole
+inline constexpr uint64_t kTdxLowRamLimit = 0xC000'0000;    // 3 GiB: start of the MMIO hole
 inline constexpr uint64_t kTdxHighRamBase = 0x1'0000'0000;  // 4 GiB
 
 inline constexpr uint16_t kHobTypeHandoff = 0x0001;
@@ -46,10 +46,10 @@ inline constexpr uint16_t kHobTypeEndOfHobList = 0xFFFF;
 inline constexpr std::size_t kPhitHobSize = 56;
 inline constexpr std::size_t kResourceHobSize = 48;
 inline constexpr std::size_t kEndHobSize = 8;
-inline constexpr uint32_t kPhitVersion = 9;                // EFI_HOB_HANDOFF_TABLE_VERSION
-inline constexpr uint32_t kResourceSystemMemory = 0;       // EFI_RESOURCE_SYSTEM_MEMORY
-inline constexpr uint32_t kResourceMemoryUnaccepted = 7;   // EFI_RESOURCE_MEMORY_UNACCEPTED
-inline constexpr uint32_t kResourceAttributeTdvf = 0x7;    // PRESENT | INITIALIZED | TESTED
+inline constexpr uint32_t kPhitVersion = 9;               // EFI_HOB_HANDOFF_TABLE_VERSION
+inline constexpr uint32_t kResourceSystemMemory = 0;      // EFI_RESOURCE_SYSTEM_MEMORY
+inline constexpr uint32_t kResourceMemoryUnaccepted = 7;  // EFI_RESOURCE_MEMORY_UNACCEPTED
+inline constexpr uint32_t kResourceAttributeTdvf = 0x7;   // PRESENT | INITIALIZED | TESTED
 
 /// One guest RAM range as the HOB describes it.
 struct TdRamRange {
@@ -67,9 +67,9 @@ struct TdRamRange {
 /// does not lie inside RAM (the memory size is too small for this firmware).
 Result<std::vector<TdRamRange>> td_ram_ranges(uint64_t memory_size, const TdvfMetadata& metadata);
 
-/// Builds the HOB list for `ram` to be placed at `hob_gpa`, returning exactly `section_size`
-/// bytes (the TD_HOB section's MemoryDataSize), zero past the End HOB. kInvalidArgument if the
-/// list does not fit the section.
+/// Builds the HOB list for `ram` to be placed at `hob_gpa` at the start of a TD_HOB section of
+/// `section_size` bytes; returns the list up to and including the End HOB (the rest of the
+/// section is zero). kInvalidArgument if the list does not fit the section.
 Result<std::vector<std::byte>> build_td_hob(uint64_t hob_gpa, uint64_t section_size,
                                             std::span<const TdRamRange> ram);
 

@@ -40,9 +40,9 @@ Result<std::pair<std::size_t, TdvfLocator>> locate_descriptor(std::span<const st
     return make_error(ErrorCode::kNotFound, "firmware image ({} bytes) has no TDVF metadata",
                       image.size());
   }
-  CVM_ASSIGN_OR_RETURN(const uint32_t file_offset,
-                       reader.le<uint32_t>(image.size() - kLegacyOffsetFromEnd,
-                                           "legacy TDVF metadata offset"));
+  CVM_ASSIGN_OR_RETURN(
+      const uint32_t file_offset,
+      reader.le<uint32_t>(image.size() - kLegacyOffsetFromEnd, "legacy TDVF metadata offset"));
   if (file_offset < kGuidSize || file_offset > image.size() - kTdvfDescriptorSize) {
     return make_error(ErrorCode::kNotFound,
                       "firmware image has no TDVF metadata (no footer GUID {} and no usable "
@@ -93,8 +93,7 @@ Result<void> check_section(const TdvfSection& s, uint32_t index, std::size_t ima
     return fail(fmt::format("MemoryAddress {:#x} + MemoryDataSize {:#x} overflows",
                             s.memory_address, s.memory_data_size));
   }
-  if (s.raw_data_size != 0 &&
-      !range_within<uint64_t>(s.data_offset, s.raw_data_size, image_size)) {
+  if (s.raw_data_size != 0 && !range_within<uint64_t>(s.data_offset, s.raw_data_size, image_size)) {
     return fail(fmt::format(
         "DataOffset {:#x} + RawDataSize {:#x} runs past the end of the {:#x}-byte image (the "
         "metadata describes a larger image: a split OVMF_CODE.fd cannot be used for TDX, pass "
@@ -164,14 +163,22 @@ Result<void> check_section_set(const std::vector<TdvfSection>& sections) {
 
 std::string_view section_type_name(TdvfSectionType type) noexcept {
   switch (type) {
-    case TdvfSectionType::kBfv: return "BFV";
-    case TdvfSectionType::kCfv: return "CFV";
-    case TdvfSectionType::kTdHob: return "TD_HOB";
-    case TdvfSectionType::kTempMem: return "TempMem";
-    case TdvfSectionType::kPermMem: return "PermMem";
-    case TdvfSectionType::kPayload: return "Payload";
-    case TdvfSectionType::kPayloadParam: return "PayloadParam";
-    case TdvfSectionType::kTdInfo: return "TD_INFO";
+    case TdvfSectionType::kBfv:
+      return "BFV";
+    case TdvfSectionType::kCfv:
+      return "CFV";
+    case TdvfSectionType::kTdHob:
+      return "TD_HOB";
+    case TdvfSectionType::kTempMem:
+      return "TempMem";
+    case TdvfSectionType::kPermMem:
+      return "PermMem";
+    case TdvfSectionType::kPayload:
+      return "Payload";
+    case TdvfSectionType::kPayloadParam:
+      return "PayloadParam";
+    case TdvfSectionType::kTdInfo:
+      return "TD_INFO";
   }
   return "unknown";
 }
@@ -228,8 +235,9 @@ Result<TdvfMetadata> parse_tdvf_metadata(std::span<const std::byte> image) {
   TdvfMetadata metadata{.descriptor_offset = offset, .locator = locator, .sections = {}};
   metadata.sections.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    CVM_ASSIGN_OR_RETURN(TdvfSection section,
-                         read_section(reader, offset + kTdvfDescriptorSize + kTdvfSectionSize * i, i));
+    CVM_ASSIGN_OR_RETURN(
+        TdvfSection section,
+        read_section(reader, offset + kTdvfDescriptorSize + kTdvfSectionSize * i, i));
     CVM_TRY(check_section(section, i, image.size()));
     metadata.sections.push_back(section);
   }

@@ -56,7 +56,8 @@ enum class TdvfSectionType : uint32_t {
 
 inline constexpr uint32_t kTdvfAttributeMrExtend = 1u << 0;
 inline constexpr uint32_t kTdvfAttributePageAug = 1u << 1;
-inline constexpr uint32_t kTdvfAttributeReservedMask = ~(kTdvfAttributeMrExtend | kTdvfAttributePageAug);
+inline constexpr uint32_t kTdvfAttributeReservedMask =
+    ~(kTdvfAttributeMrExtend | kTdvfAttributePageAug);
 
 /// "BFV", "CFV", "TD_HOB", "TempMem", "PermMem", "Payload", "PayloadParam", "TD_INFO".
 std::string_view section_type_name(TdvfSectionType type) noexcept;

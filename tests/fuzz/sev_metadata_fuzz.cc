@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the OVMF SEV parsers (ASEV metadata, SEV-ES reset block, hashes area)
 // and the SNP launch-plan builder on top of them: arbitrary bytes as a firmware image must
-// yield a value or an Error, never a crash, an out-of-bounds read or an abort.
+// yield a value or an Error, never a crash, an out-of-bounds read or an abort; and every
+// plan that builds must lower into commands with the same launch digest.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "firmware/ovmf/sev_metadata.h"
 #include "firmware/snp/launch_digest.h"
+#include "firmware/snp/lower.h"
 #include "firmware/snp/snp_launch_plan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -30,8 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   for (const auto mode : {cvm::firmware::snp::SevMode::kSnp, cvm::firmware::snp::SevMode::kSevEs}) {
     inputs.mode = mode;
     auto plan = cvm::firmware::snp::build_snp_launch_plan(inputs);
-    if (plan.has_value()) {
-      (void)cvm::firmware::snp::measure_snp(*plan);
+    if (!plan.has_value()) {
+      continue;
+    }
+    // Differential check: executing the lowered commands must measure what the plan fold
+    // predicts (architecture-anchors §B.8).
+    const auto predicted = cvm::firmware::snp::measure_snp(*plan);
+    if (mode == cvm::firmware::snp::SevMode::kSnp) {
+      auto commands = cvm::firmware::snp::lower_snp_plan(*plan);
+      if (!commands.has_value() ||
+          cvm::firmware::snp::measure_snp_commands(*commands) != predicted) {
+        __builtin_trap();
+      }
     }
   }
   return 0;

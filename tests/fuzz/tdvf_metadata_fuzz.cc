@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   auto firmware = std::make_shared<const std::vector<std::byte>>(image.begin(), image.end());
-  auto launch = tdx::build_tdx_launch({.firmware = firmware, .memory_size = 64ull << 20, .vcpus = 1});
+  auto launch =
+      tdx::build_tdx_launch({.firmware = firmware, .memory_size = 64ull << 20, .vcpus = 1});
   if (launch) {
     (void)tdx::measure_mrtd(launch->plan);
   }

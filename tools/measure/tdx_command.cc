@@ -70,11 +70,24 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   uint64_t shift = 0;
   if (!text.empty()) {
     switch (text.back()) {
-      case 'K': case 'k': shift = 10; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'G': case 'g': shift = 30; break;
-      case 'T': case 't': shift = 40; break;
-      default: break;
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      case 'T':
+      case 't':
+        shift = 40;
+        break;
+      default:
+        break;
     }
   }
   if (shift != 0) {
@@ -122,7 +135,8 @@ std::variant<Options, Failure> parse_options(std::span<const std::string_view> a
     } else if (flag == "--memory") {
       auto size = parse_size(value);
       if (!size) {
-        return usage(fmt::format("--memory: '{}' is not a size (e.g. 2G, 512M, 1073741824)", value));
+        return usage(
+            fmt::format("--memory: '{}' is not a size (e.g. 2G, 512M, 1073741824)", value));
       }
       o.memory = *size;
     } else if (flag == "--kernel") {
@@ -180,10 +194,10 @@ std::string json_events(const std::vector<tdx::RtmrEvent>& events) {
   std::string out = "[";
   for (std::size_t i = 0; i < events.size(); ++i) {
     const tdx::RtmrEvent& e = events[i];
-    out += fmt::format("{}\n      {{\"rtmr\": {}, \"event_type\": \"{:#x}\", \"description\": {}, "
-                       "\"digest\": \"{}\"}}",
-                       i == 0 ? "" : ",", e.rtmr, e.event_type, json_string(e.description),
-                       to_hex(e.digest));
+    out += fmt::format(
+        "{}\n      {{\"rtmr\": {}, \"event_type\": \"{:#x}\", \"description\": {}, "
+        "\"digest\": \"{}\"}}",
+        i == 0 ? "" : ",", e.rtmr, e.event_type, json_string(e.description), to_hex(e.digest));
   }
   return out + (events.empty() ? "]" : "\n    ]");
 }
@@ -296,9 +310,10 @@ void print_json(const Options& o, const Measured& m) {
   out += fmt::format("  \"mrtd\": \"{}\",\n", to_hex(m.mrtd));
   out += fmt::format("  \"rtmr\": {},\n", json_rtmr(m.rtmr));
   if (m.initdata) {
-    out += fmt::format("  \"initdata\": {{\"path\": {}, \"algorithm\": \"{}\", \"digest\": \"{}\"}},\n",
-                       json_string(*o.initdata), fw::initdata_algorithm_name(m.initdata->algorithm),
-                       to_hex(m.initdata->digest));
+    out += fmt::format(
+        "  \"initdata\": {{\"path\": {}, \"algorithm\": \"{}\", \"digest\": \"{}\"}},\n",
+        json_string(*o.initdata), fw::initdata_algorithm_name(m.initdata->algorithm),
+        to_hex(m.initdata->digest));
   }
   out += fmt::format("  \"mrconfigid\": \"{}\"\n}}\n", to_hex(m.mrconfigid));
   std::fputs(out.c_str(), stdout);

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "vmm/config/json_duplicates.h"
 #include "vmm/config/value_parsers.h"
 
 namespace cvm::vmm::config {
@@ -346,6 +347,7 @@ Result<VmConfig> config_from_json(std::string_view text, const JsonOptions& opti
     return make_error(ErrorCode::kInvalidArgument, "invalid JSON at line {}, column {}: {}", line,
                       column, ec.message());
   }
+  CVM_TRY(detail::check_duplicate_keys(text));
   const json::value document = parser.release();
   return config_from_json_value(document, options);
 }

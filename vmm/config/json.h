@@ -18,7 +18,7 @@
 // vsock.cid and vsock.socket when their object is present. An optional key whose value is
 // null counts as absent (CH's serde does the same). Errors are kInvalidArgument and start with
 // the JSON path: "memory.sise: unknown key", "disks[1].readonly: expected a boolean, got a
-// string". Duplicate keys are not detected (Boost.JSON keeps the last one).
+// string", "memory.size: duplicate key".
 #pragma once
 
 #include <cstddef>

@@ -23,11 +23,14 @@ class Checker {
                              fmt::format(format, std::forward<Args>(args)...)));
   }
 
-  /// Paths and strings reach open(2) and the guest as C strings; an embedded NUL would
-  /// silently truncate them.
-  Result<void> no_nul(ConfigField field, std::size_t index, std::string_view text) const {
+  /// Paths and strings reach open(2) and the guest as C strings, where an embedded NUL would
+  /// silently truncate them; and the config must print as JSON, which needs UTF-8.
+  Result<void> plain_text(ConfigField field, std::size_t index, std::string_view text) const {
     if (text.find('\0') != std::string_view::npos) {
       return fail(field, index, "contains a NUL byte");
+    }
+    if (!is_valid_utf8(text)) {
+      return fail(field, index, "is not valid UTF-8");
     }
     return ok();
   }
@@ -36,7 +39,7 @@ class Checker {
     if (text.empty()) {
       return fail(field, index, "empty path");
     }
-    return no_nul(field, index, text);
+    return plain_text(field, index, text);
   }
 
  private:
@@ -49,7 +52,7 @@ Result<void> check_payload(const PayloadConfig& payload, const Checker& check) {
                       check.name(ConfigField::kFirmware));
   }
   if (!payload.kernel.empty()) {
-    CVM_TRY(check.no_nul(ConfigField::kKernel, 0, payload.kernel));
+    CVM_TRY(check.plain_text(ConfigField::kKernel, 0, payload.kernel));
   }
   if (payload.initramfs) {
     CVM_TRY(check.path(ConfigField::kInitramfs, 0, *payload.initramfs));
@@ -63,7 +66,7 @@ Result<void> check_payload(const PayloadConfig& payload, const Checker& check) {
   if (!payload.cmdline.empty() && payload.kernel.empty()) {
     return check.fail(ConfigField::kCmdline, 0, "needs {}", check.name(ConfigField::kKernel));
   }
-  return check.no_nul(ConfigField::kCmdline, 0, payload.cmdline);
+  return check.plain_text(ConfigField::kCmdline, 0, payload.cmdline);
 }
 
 Result<void> check_cpus_and_memory(const VmConfig& config, const Checker& check) {
@@ -113,7 +116,7 @@ Result<void> check_disks(const std::vector<DiskConfig>& disks, const Checker& ch
   for (std::size_t i = 0; i < disks.size(); ++i) {
     const DiskConfig& disk = disks[i];
     CVM_TRY(check.path(ConfigField::kDiskPath, i, disk.path));
-    CVM_TRY(check.no_nul(ConfigField::kDiskId, i, disk.id));
+    CVM_TRY(check.plain_text(ConfigField::kDiskId, i, disk.id));
     if (disk.id.size() > kDiskIdMaxBytes) {
       return check.fail(ConfigField::kDiskId, i, "{} is longer than {} bytes", quote(disk.id),
                         kDiskIdMaxBytes);

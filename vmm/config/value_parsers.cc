@@ -198,6 +198,48 @@ Result<std::vector<uint8_t>> parse_hex_or_base64(std::string_view text,
       shown < text.size() ? "..." : "", 2 * expected_bytes, expected_bytes));
 }
 
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    uint32_t code_point = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((lead & 0xE0) == 0xC0) {
+      length = 2;
+      code_point = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3;
+      code_point = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4;
+      code_point = lead & 0x07;
+    } else {
+      return false;  // a continuation byte or 0xF8-0xFF as lead byte
+    }
+    if (text.size() - i < length) {
+      return false;
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) {
+        return false;
+      }
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code_point < kMinForLength[length] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 std::string format_size(uint64_t bytes) {
   static constexpr std::array<std::pair<int, const char*>, 4> kUnits = {
       {{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}}};
@@ -207,7 +249,7 @@ std::string format_size(uint64_t bytes) {
       return fmt::format("{} {}", bytes >> shift, unit);
     }
   }
-  return fmt::format("{} bytes", bytes);
+  return fmt::format("{} byte{}", bytes, bytes == 1 ? "" : "s");
 }
 
 std::string bytes_to_hex(const std::vector<uint8_t>& bytes) {

@@ -36,6 +36,10 @@ Result<std::vector<uint8_t>> parse_hex_or_base64(std::string_view text,
 /// Decodes standard base64 (RFC 4648 §4); padding is optional but must be correct if given.
 Result<std::vector<uint8_t>> decode_base64(std::string_view text);
 
+/// True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at
+/// most U+10FFFF). JSON strings must be; so every string in a VmConfig must be.
+bool is_valid_utf8(std::string_view text);
+
 /// Human-readable size for messages: "32 MiB", "4 KiB", "1 TiB" when exact, else "N bytes".
 std::string format_size(uint64_t bytes);
 

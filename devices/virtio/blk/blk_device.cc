@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "base/byte_reader.h"
 #include "devices/virtio/guest_error_log.h"
 
@@ -64,7 +66,16 @@ BlkDevice::BlkDevice(DiskFile disk, BlkOptions options)
   }
 }
 
-BlkDevice::~BlkDevice() { worker_.reset(); }
+BlkDevice::~BlkDevice() {
+  worker_.reset();  // no request runs after this
+  if (!disk_.readonly()) {
+    // Guest writes are in the file already (pwrite); make them durable too, as a guest that
+    // never flushed would expect of a disk that was cleanly detached.
+    if (auto flushed = disk_.flush(); !flushed) {
+      fmt::print(stderr, "cvmm: {}\n", flushed.error().message());
+    }
+  }
+}
 
 uint64_t BlkDevice::device_features() const {
   uint64_t bits = feature_bit(blk_feature::kSegMax) | feature_bit(blk_feature::kBlkSize) |

@@ -224,6 +224,24 @@ TEST(JsonTest, BadValues) {
   EXPECT_EQ(numeric->platform.snp_policy, 0x30000u);
 }
 
+TEST(JsonTest, DuplicateKeysAreErrors) {
+  EXPECT_EQ(error_of(from_json(R"({"payload": {"kernel": "/k"}, "payload": {"kernel": "/j"}})")),
+            "payload: duplicate key");
+  EXPECT_EQ(error_of(from_json(
+                R"({"payload": {"kernel": "/k"}, "memory": {"size": 1073741824, "size": 2}})")),
+            "memory.size: duplicate key");
+  EXPECT_EQ(error_of(from_json(R"({"payload": {"kernel": "/k"}, "disks": [{"path": "/a"},
+                                   {"path": "/b", "id": "x", "id": "y"}]})")),
+            "disks[1].id: duplicate key");
+  EXPECT_EQ(error_of(from_json(R"({"payload": {"kernel": "/k"}, "x": [[1, {"a": 1}], {"b": {"c": 1, "c": 2}}]})",
+                               JsonOptions{.ignore_unknown_keys = true})),
+            "x[1].b.c: duplicate key");
+  // The same key in sibling objects is fine.
+  EXPECT_EQ(error_of(from_json(R"({"payload": {"kernel": "/k"}, "disks": [{"path": "/a"},
+                                   {"path": "/b"}], "vsock": {"cid": 3, "socket": "/s"}})")),
+            "<ok>");
+}
+
 TEST(JsonTest, SyntaxErrorsCarryLineAndColumn) {
   EXPECT_EQ(error_of(from_json("{\n  \"payload\": {\"kernel\": \"/k\",}\n}")),
             "invalid JSON at line 2, column 30: syntax error");

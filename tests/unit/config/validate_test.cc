@@ -42,6 +42,12 @@ TEST(ValidateTest, Payload) {
   config.payload.initramfs.reset();
   config.payload.cmdline = std::string("a\0b", 3);
   EXPECT_EQ(check(config), "payload.cmdline: contains a NUL byte");
+  // The config must print as JSON (the API socket's vm.info), so strings are UTF-8.
+  config.payload.cmdline = "quiet \xff";
+  EXPECT_EQ(check(config), "payload.cmdline: is not valid UTF-8");
+  config.payload.cmdline = "quiet";
+  config.payload.kernel = "/boot/\xc0\xaf";
+  EXPECT_EQ(check(config), "payload.kernel: is not valid UTF-8");
 }
 
 TEST(ValidateTest, CpusBounds) {

@@ -137,6 +137,22 @@ TEST(FormatSizeTest, UsesTheLargestExactUnit) {
   EXPECT_EQ(format_size(4096), "4 KiB");
   EXPECT_EQ(format_size(1000), "1000 bytes");
   EXPECT_EQ(format_size(0), "0 bytes");
+  EXPECT_EQ(format_size(1), "1 byte");
+}
+
+TEST(Utf8Test, AcceptsWellFormedAndRejectsMalformed) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("console=ttyS0"));
+  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // e-acute, euro, emoji
+  EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));                         // U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("\x80"));                  // lone continuation byte
+  EXPECT_FALSE(is_valid_utf8("\xc3"));                  // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));              // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xe0\x80\xaf"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));          // surrogate U+D800
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));      // U+110000
+  EXPECT_FALSE(is_valid_utf8("\xe2\x28\xa1"));          // bad continuation
 }
 
 TEST(QuoteTest, EscapesUnprintableBytes) {

@@ -205,6 +205,22 @@ TEST_F(MmioTransportTest, QueueRegistersAreLockedOnceReady) {
   EXPECT_EQ(rd(mmio_reg::kQueueNum), 16u);
 }
 
+TEST_F(MmioTransportTest, QueueCanBeDisabledBeforeDriverOk) {
+  setup_queue(0, driver.layout());
+  wr(mmio_reg::kQueueReady, 0);
+  EXPECT_EQ(rd(mmio_reg::kQueueReady), 0u);
+  wr(mmio_reg::kQueueNum, 8);
+  EXPECT_EQ(rd(mmio_reg::kQueueNum), 8u);
+}
+
+TEST_F(MmioTransportTest, QueueStaysReadyAfterDriverOk) {
+  negotiate(version1);
+  setup_queue(0, driver.layout());
+  wr(mmio_reg::kStatus, kUpToFeaturesOk | status::kDriverOk);
+  wr(mmio_reg::kQueueReady, 0);
+  EXPECT_EQ(rd(mmio_reg::kQueueReady), 1u);
+}
+
 TEST_F(MmioTransportTest, StatusWriteThatClearsBitsIsIgnored) {
   negotiate(version1);
   wr(mmio_reg::kStatus, status::kAcknowledge);
@@ -284,13 +300,6 @@ TEST_F(MmioTransportTest, NonWordRegisterAccessReadsZeroAndWritesNothing) {
   EXPECT_EQ(load_le<uint32_t>(word), 0u);
   transport->write(mmio_reg::kStatus, std::span<const std::byte>(two).first(1));
   EXPECT_EQ(rd(mmio_reg::kStatus), 0u);
-}
-
-TEST(MmioCmdlineTest, FormatsLinuxDeviceParameter) {
-  EXPECT_EQ(virtio_mmio_cmdline_entry(0xd0000000, 0x1000, 5),
-            "virtio_mmio.device=4K@0xd0000000:5");
-  EXPECT_EQ(virtio_mmio_cmdline_entry(0xd0001000, 0x200, 12),
-            "virtio_mmio.device=512@0xd0001000:12");
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(InitdataTest, Sha512IsTruncated) {
   ASSERT_TRUE(digest.has_value()) << digest.error().message();
   ASSERT_EQ(digest->digest.size(), 64u);
   EXPECT_EQ(to_hex(digest->mrconfigid()), to_hex(std::span(digest->digest).first(48)));
-  EXPECT_EQ(to_hex(digest->digest), "aa5cf76449fcb74eaa8e3c4b14a06b4c231fcb4dafde0792087d6567976952d0"
+  EXPECT_EQ(to_hex(digest->digest),
+            "aa5cf76449fcb74eaa8e3c4b14a06b4c231fcb4dafde0792087d6567976952d0"
             "e55f177db24ac09997960bcb01ebc2b871694ce967d32125ea9f02a319e3754d");
 }
 
@@ -65,8 +66,10 @@ TEST(InitdataTest, UnsupportedAlgorithmIsRejected) {
 
 TEST(InitdataTest, MalformedValuesAreRejected) {
   EXPECT_EQ(error_of("algorithm = sha384\n"), "initdata line 1: algorithm must be a quoted string");
-  EXPECT_EQ(error_of("algorithm = \"sha384\n"), "initdata line 1: algorithm has an unterminated string");
-  EXPECT_EQ(error_of("algorithm \"sha384\"\n"), "initdata line 1: algorithm is not followed by '='");
+  EXPECT_EQ(error_of("algorithm = \"sha384\n"),
+            "initdata line 1: algorithm has an unterminated string");
+  EXPECT_EQ(error_of("algorithm \"sha384\"\n"),
+            "initdata line 1: algorithm is not followed by '='");
   EXPECT_EQ(error_of("algorithm = \"sha384\" x\n"),
             "initdata line 1: algorithm has trailing characters after the string");
   EXPECT_EQ(error_of("algorithm = \"sha384\"\r\nalgorithm = \"sha256\"\r\n"),

@@ -29,22 +29,22 @@ std::vector<std::byte> synthetic_pe() {
   put16(pe, 0, 0x5a4d);
   put32(pe, 0x3c, 0x40);
   put32(pe, 0x40, 0x00004550);
-  put16(pe, 0x44, 0x8664);                    // Machine x86-64
-  put16(pe, 0x46, 2);                         // NumberOfSections
-  put16(pe, 0x54, 0xf0);                      // SizeOfOptionalHeader
-  put16(pe, 0x56, 0x2022);                    // Characteristics
+  put16(pe, 0x44, 0x8664);  // Machine x86-64
+  put16(pe, 0x46, 2);       // NumberOfSections
+  put16(pe, 0x54, 0xf0);    // SizeOfOptionalHeader
+  put16(pe, 0x56, 0x2022);  // Characteristics
   const std::size_t opt = kOptionalHeader;
-  put16(pe, opt, 0x20b);                      // PE32+
-  put32(pe, opt + 4, 0x200);                  // SizeOfCode
-  put32(pe, opt + 16, 0x1000);                // AddressOfEntryPoint
-  put32(pe, opt + 20, 0x1000);                // BaseOfCode
-  put32(pe, opt + 32, 0x1000);                // SectionAlignment
-  put32(pe, opt + 36, 0x200);                 // FileAlignment
-  put32(pe, opt + 56, 0x3000);                // SizeOfImage
-  put32(pe, opt + 60, 0x200);                 // SizeOfHeaders
-  put32(pe, opt + 64, 0x12345678);            // CheckSum (excluded from the digest)
-  put16(pe, opt + 68, 10);                    // Subsystem: EFI application
-  put32(pe, opt + 108, 16);                   // NumberOfRvaAndSizes
+  put16(pe, opt, 0x20b);            // PE32+
+  put32(pe, opt + 4, 0x200);        // SizeOfCode
+  put32(pe, opt + 16, 0x1000);      // AddressOfEntryPoint
+  put32(pe, opt + 20, 0x1000);      // BaseOfCode
+  put32(pe, opt + 32, 0x1000);      // SectionAlignment
+  put32(pe, opt + 36, 0x200);       // FileAlignment
+  put32(pe, opt + 56, 0x3000);      // SizeOfImage
+  put32(pe, opt + 60, 0x200);       // SizeOfHeaders
+  put32(pe, opt + 64, 0x12345678);  // CheckSum (excluded from the digest)
+  put16(pe, opt + 68, 10);          // Subsystem: EFI application
+  put32(pe, opt + 108, 16);         // NumberOfRvaAndSizes
   const std::size_t sections = opt + 0xf0;
   const char* names[] = {".text", ".data"};
   const uint32_t rva[] = {0x1000, 0x2000};
@@ -54,11 +54,11 @@ std::vector<std::byte> synthetic_pe() {
     for (std::size_t c = 0; names[i][c] != 0; ++c) {
       pe[s + c] = static_cast<std::byte>(names[i][c]);
     }
-    put32(pe, s + 8, 0x200);                  // VirtualSize
-    put32(pe, s + 12, rva[i]);                // VirtualAddress
-    put32(pe, s + 16, 0x200);                 // SizeOfRawData
-    put32(pe, s + 20, raw[i]);                // PointerToRawData
-    put32(pe, s + 36, 0x60000020);            // Characteristics
+    put32(pe, s + 8, 0x200);        // VirtualSize
+    put32(pe, s + 12, rva[i]);      // VirtualAddress
+    put32(pe, s + 16, 0x200);       // SizeOfRawData
+    put32(pe, s + 20, raw[i]);      // PointerToRawData
+    put32(pe, s + 36, 0x60000020);  // Characteristics
   }
   return pe;
 }

@@ -15,7 +15,8 @@ namespace {
 constexpr std::string_view kCmdline = "console=ttyS0 loglevel=7";
 // SHA-384 of "console=ttyS0 loglevel=7" in UTF-16LE with NUL, as TDVF-booted Linux measures it.
 constexpr std::string_view kCmdlineDigest =
-    "799728bc56f2a2e2ec0f99fadf8a091ad1b29cf5133c2c0d0cc8c389d178ddeb7e54bd87e46ae99879277aef84ed6036";
+    "799728bc56f2a2e2ec0f99fadf8a091ad1b29cf5133c2c0d0cc8c389d178ddeb7e54bd87e46ae99879277aef84ed60"
+    "36";
 
 Sha384Digest digest_from_hex(std::string_view hex) {
   auto bytes = from_hex(hex, "digest");

@@ -1,0 +1,32 @@
+#!/bin/sh
+# cvmm_binary_test.sh CVMM CASE: runs the built cvmm binary and checks its exit status and
+# that errors are exactly one "cvmm: " line on stderr.
+set -u
+cvmm=$1
+case_name=$2
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+expect() {  # expect STATUS STREAM(out|err) REGEX -- ARGS...
+  want=$1 stream=$2 regex=$3
+  shift 4
+  "$cvmm" "$@" >"$out" 2>"$err"
+  status=$?
+  file=$out
+  [ "$stream" = err ] && file=$err
+  lines=$(wc -l <"$file")
+  if [ "$status" -ne "$want" ] || [ "$lines" -ne 1 ] || ! grep -Eq "$regex" "$file"; then
+    echo "cvmm $*: status $status (want $want), $stream has $lines line(s) (want 1 matching '$regex')"
+    echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"
+    exit 1
+  fi
+}
+
+case $case_name in
+  version) expect 0 out '^cvmm [0-9]+\.[0-9]+\.[0-9]+$' -- --version ;;
+  bad_flag) expect 2 err "^cvmm: unknown flag '--kernal'" -- run --kernal /boot/vmlinux ;;
+  bad_value) expect 2 err '^cvmm: --cpus boot: 0 is out of range' -- run --kernel /k --cpus boot=0 ;;
+  missing_kernel) expect 1 err '^cvmm: ' -- run --kernel /nonexistent/cvmm-test/vmlinux ;;
+  *) echo "unknown case $case_name"; exit 2 ;;
+esac
