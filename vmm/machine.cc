@@ -22,9 +22,12 @@ namespace {
 bool emulating_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
 Result<void> check_host(const kvm::System& system) {
-  for (const auto& [capability, name] : {std::pair{KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
-                                         std::pair{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-                                         std::pair{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"}}) {
+  constexpr std::pair<long, const char*> kRequired[] = {
+      {KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
+      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+  };
+  for (const auto& [capability, name] : kRequired) {
     CVM_ASSIGN_OR_RETURN(const long present, system.check_extension(capability));
     if (present <= 0) {
       return make_error(ErrorCode::kNotSupportedByHost, "this host's KVM lacks {}", name);
@@ -118,6 +121,10 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sy
   CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                        x86::compute_memory_layout(config.memory.size_bytes));
+  Images images;
+  CVM_ASSIGN_OR_RETURN(images.kernel, read_optional(config.payload.kernel, "reading the kernel"));
+  CVM_ASSIGN_OR_RETURN(images.initrd,
+                       read_optional(config.payload.initramfs, "reading the initramfs"));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system));
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
@@ -125,7 +132,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sy
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ranges, backing));
   std::unique_ptr<Machine> machine(
       new Machine(std::move(system), std::move(memory), std::move(vm)));
-  CVM_TRY(machine->load_and_create_vcpus(config, layout));
+  CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
   CVM_ASSIGN_OR_RETURN(machine->devices_, MachineDevices::create(machine->vm_, config.serial));
   CVM_ASSIGN_OR_RETURN(machine->runner_, VcpuRunner::create(machine->vcpus_, *machine->devices_));
   machine->devices_->attach(*machine->runner_);
@@ -133,14 +140,12 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sy
 }
 
 Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
-                                            const x86::MemoryLayout& layout) {
-  CVM_ASSIGN_OR_RETURN(const auto kernel,
-                       read_optional(config.payload.kernel, "reading the kernel"));
-  CVM_ASSIGN_OR_RETURN(const auto initrd,
-                       read_optional(config.payload.initramfs, "reading the initramfs"));
+                                            const x86::MemoryLayout& layout,
+                                            const Images& images) {
   const bool emulating = emulating_host();
   CVM_ASSIGN_OR_RETURN(std::span<std::byte> low_ram, memory_->host_span(0, layout.low_ram_end));
-  auto boot = x86::prepare_direct_boot(low_ram, layout, boot_spec(config, kernel, initrd, emulating));
+  auto boot = x86::prepare_direct_boot(
+      low_ram, layout, boot_spec(config, images.kernel, images.initrd, emulating));
   if (!boot) {
     return std::move(boot).error().context(config.payload.kernel);
   }
@@ -154,8 +159,16 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   }
   for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
     CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
-    CVM_TRY(configure_vcpu(vcpu, setup));
     vcpus_.push_back(std::move(vcpu));
+  }
+  // CPUID leaf 0x40000010 tells the guest the TSC (and APIC bus) frequency, so it need not
+  // calibrate against a PIT this machine does not have.
+  CVM_ASSIGN_OR_RETURN(const uint32_t tsc_khz, vcpus_[0].get_tsc_khz());
+  if (tsc_khz != 0) {
+    setup.cpuid_policy.tsc_khz = tsc_khz;
+  }
+  for (const kvm::Vcpu& vcpu : vcpus_) {
+    CVM_TRY(configure_vcpu(vcpu, setup));
   }
   // Application processors wait for INIT/SIPI from the guest (MADT-driven SMP boot).
   return apply_boot_state(vcpus_[0], boot->bsp);

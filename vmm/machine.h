@@ -49,8 +49,14 @@ class Machine final {
  private:
   Machine(kvm::System system, std::unique_ptr<GuestMemory> memory, kvm::Vm vm) noexcept
       : system_(std::move(system)), memory_(std::move(memory)), vm_(std::move(vm)) {}
+  /// Kernel and initramfs bytes, read before any KVM object exists.
+  struct Images {
+    std::vector<std::byte> kernel;
+    std::vector<std::byte> initrd;
+  };
   [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
-                                                   const x86::MemoryLayout& layout);
+                                                   const x86::MemoryLayout& layout,
+                                                   const Images& images);
   void report(const StopReport& stop, uint64_t start_ns) const;
 
   kvm::System system_;

@@ -14,7 +14,8 @@ class FlexArray final {
  public:
   /// Zero-initialised storage for the header and `count` entries.
   explicit FlexArray(std::size_t count)
-      : count_(count), bytes_(std::make_unique<std::byte[]>(sizeof(Header) + count * sizeof(Entry))) {}
+      : count_(count),
+        bytes_(std::make_unique<std::byte[]>(sizeof(Header) + count * sizeof(Entry))) {}
 
   // Invariant: operator new[] aligns to __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16), and a byte
   // array implicitly creates the implicit-lifetime KVM structs accessed through it (C++20).

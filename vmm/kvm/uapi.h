@@ -389,6 +389,7 @@ static_assert(KVM_CREATE_VCPU == 0xAE41 && KVM_RUN == 0xAE80);
 static_assert(KVM_SET_TSS_ADDR == 0xAE47 && KVM_SET_IDENTITY_MAP_ADDR == 0x4008AE48);
 static_assert(KVM_SET_CPUID2 == 0x4008AE90 && KVM_GET_SUPPORTED_CPUID == 0xC008AE05);
 static_assert(KVM_SET_MP_STATE == 0x4004AE99 && KVM_SET_TSC_KHZ == 0xAEA2);
+static_assert(KVM_GET_TSC_KHZ == 0xAEA3);
 static_assert(KVM_ENABLE_CAP == 0x4068AEA3 && sizeof(kvm_enable_cap) == 104);
 static_assert(KVM_SIGNAL_MSI == 0x4020AEA5 && sizeof(kvm_msi) == 32);
 static_assert(KVM_IRQFD == 0x4020AE76 && sizeof(kvm_irqfd) == 32);

@@ -129,6 +129,11 @@ Result<void> Vcpu::set_mp_state(uint32_t mp_state) const {
   return ok();
 }
 
+Result<uint32_t> Vcpu::get_tsc_khz() const {
+  CVM_ASSIGN_OR_RETURN(const long khz, CVM_KVM_IOCTL_VALUE(*sys_, fd_.get(), KVM_GET_TSC_KHZ, 0));
+  return static_cast<uint32_t>(khz);
+}
+
 Result<long> Vcpu::memory_encrypt_op(void* command) const {
   struct Raw24 {
     unsigned char bytes[24];

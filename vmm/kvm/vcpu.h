@@ -60,6 +60,8 @@ class Vcpu final {
   [[nodiscard]] Result<void> set_lapic(const kvm_lapic_state& lapic) const;
   [[nodiscard]] Result<kvm_mp_state> get_mp_state() const;
   [[nodiscard]] Result<void> set_mp_state(uint32_t mp_state) const;
+  /// KVM_GET_TSC_KHZ: the vCPU's TSC frequency in kHz.
+  [[nodiscard]] Result<uint32_t> get_tsc_khz() const;
   /// KVM_MEMORY_ENCRYPT_OP on the vCPU fd (TDX INIT_VCPU/INIT_MEM_REGION/GET_CPUID).
   [[nodiscard]] Result<long> memory_encrypt_op(void* command) const;
 

@@ -166,10 +166,12 @@ TEST(KvmVmTest, GuestMemfdRequestCarriesSizeAndFlags) {
   System system = open_system(sys);
   auto vm = system.create_vm(KVM_X86_DEFAULT_VM);
   ASSERT_TRUE(vm.has_value());
-  auto gmem = vm->create_guest_memfd(0x400000, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+  auto gmem =
+      vm->create_guest_memfd(0x400000, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
   ASSERT_TRUE(gmem.has_value()) << gmem.error().message();
   EXPECT_EQ(sys.role_of(gmem->fd()), "gmem0");
-  const auto request = sys.calls_named("KVM_CREATE_GUEST_MEMFD").at(0).arg_as<kvm_create_guest_memfd>();
+  const auto request =
+      sys.calls_named("KVM_CREATE_GUEST_MEMFD").at(0).arg_as<kvm_create_guest_memfd>();
   EXPECT_EQ(request.size, 0x400000u);
   EXPECT_EQ(request.flags, 3u);
   EXPECT_EQ(request.reserved[0], 0u);

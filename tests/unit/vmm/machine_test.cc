@@ -30,8 +30,10 @@ std::string write_kernel(const std::string& name) {
   const uint8_t code[] = {0xf4};  // hlt
   const auto image = test::tiny_elf_kernel(code, 0x200000);
   const std::string path = temp_path(name);
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(image.data()),
+            static_cast<std::streamsize>(image.size()));
+  out.close();
   return path;
 }
 
@@ -82,9 +84,10 @@ TEST(MachineTest, CreateIssuesThePlainKvmBootSequence) {
                        {"open", "KVM_GET_API_VERSION", "KVM_CHECK_EXTENSION", "KVM_CREATE_VM",
                         "KVM_SET_IDENTITY_MAP_ADDR", "KVM_SET_TSS_ADDR", "KVM_ENABLE_CAP",
                         "KVM_SET_USER_MEMORY_REGION", "KVM_GET_SUPPORTED_CPUID",
-                        "KVM_CREATE_VCPU", "KVM_SET_CPUID2", "KVM_SET_MSRS", "KVM_SET_LAPIC",
-                        "KVM_SET_FPU", "KVM_CREATE_VCPU", "KVM_SET_CPUID2", "KVM_SET_SREGS",
-                        "KVM_SET_REGS", "KVM_SET_GSI_ROUTING"}));
+                        "KVM_CREATE_VCPU", "KVM_CREATE_VCPU", "KVM_GET_TSC_KHZ",
+                        "KVM_SET_CPUID2", "KVM_SET_MSRS", "KVM_SET_LAPIC", "KVM_SET_FPU",
+                        "KVM_SET_CPUID2", "KVM_SET_MSRS", "KVM_SET_LAPIC", "KVM_SET_FPU",
+                        "KVM_SET_SREGS", "KVM_SET_REGS", "KVM_SET_GSI_ROUTING"}));
   EXPECT_EQ(sys.calls_named("KVM_SET_TSS_ADDR").at(0).arg, kTssAddress);
   EXPECT_EQ(sys.calls_named("KVM_SET_IDENTITY_MAP_ADDR").at(0).arg_as<uint64_t>(),
             kIdentityMapAddress);
