@@ -29,6 +29,15 @@ rule vmm/snp 'vmm/tdx/|vmm/s390-se/|devices/' "TEE backends never include each o
 rule vmm/s390-se 'vmm/tdx/|vmm/snp/|devices/' "TEE backends never include each other or devices/"
 rule tools/measure 'vmm/|devices/' "cvmm-measure links firmware/ and base/ only"
 
+# Debian's 6.1 <linux/kvm.h> lays out kvm_cpuid2/kvm_msrs/kvm_irq_routing wrongly under C++
+# (its __DECLARE_FLEX_ARRAY); vmm/kvm/uapi.h fixes that before including it, so it is the only
+# file allowed to include the kernel header.
+while IFS= read -r hit; do
+  violation "$hit (include vmm/kvm/uapi.h instead of <linux/kvm.h>)"
+done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<linux/kvm\.h>' \
+           base firmware devices vmm tools tests bench --include='*.h' --include='*.cc' \
+           --include='*.c' 2>/dev/null | grep -v '^vmm/kvm/uapi\.h:' | grep -v '^bench/.*\.c:')
+
 # Our libraries never throw (Result<T> carries errors); tools/ catch at main.
 while IFS= read -r hit; do
   violation "$hit (no 'throw' in library code; return an Error)"
