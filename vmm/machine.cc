@@ -94,8 +94,9 @@ Result<void> check_machine_config(const VmConfig& config) {
     return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
   }
   if (config.platform.tee != TeeKind::kNone) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "confidential VMs (--tee) are not wired into cvmm run yet");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "confidential VMs (--platform tdx=on|sev_snp=on) are not wired into cvmm run yet");
   }
   if (config.payload.firmware) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
