@@ -2,20 +2,6 @@
 #include "base/hex.h"
 
 namespace cvm {
-namespace {
-int nibble(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-}  // namespace
 
 std::string to_hex(std::span<const std::byte> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -40,8 +26,8 @@ Result<std::vector<std::byte>> from_hex(std::string_view text, std::string_view 
   std::vector<std::byte> out;
   out.reserve(text.size() / 2);
   for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]);
-    const int lo = nibble(text[i + 1]);
+    const int hi = hex_digit_value(text[i]);
+    const int lo = hex_digit_value(text[i + 1]);
     if (hi < 0 || lo < 0) {
       return make_error(ErrorCode::kInvalidArgument, "{}: invalid hex digit at position {}", what,
                         hi < 0 ? i : i + 1);

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/hex.h"
+
 namespace cvm::firmware {
 
 class Guid final {
@@ -58,17 +60,11 @@ class Guid final {
 
  private:
   static consteval int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
+    const int value = hex_digit_value(c);
+    if (value < 0) {
+      invalid_guid_literal();
     }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    invalid_guid_literal();
-    return 0;
+    return value;
   }
 
   // Not constexpr on purpose: reaching it during constant evaluation (a malformed literal
