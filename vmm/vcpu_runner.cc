@@ -160,7 +160,11 @@ void VcpuRunner::run_loop(kvm::Vcpu& vcpu) {
 
 bool VcpuRunner::handle_exit(kvm::Vcpu& vcpu) {
   const VcpuExit exit = decode_exit(vcpu.run_data());
-  const ExitPolicy policy = exit_policy(exit);
+  std::optional<ExitPolicy> intercepted;
+  if (interceptor_ != nullptr) {
+    intercepted = interceptor_->intercept(vcpu, exit);
+  }
+  const ExitPolicy policy = intercepted ? std::move(*intercepted) : exit_policy(exit);
   switch (policy.verdict) {
     case ExitVerdict::kContinue:
       return true;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "vmm/kvm/vcpu.h"
+#include "vmm/vcpu_exit.h"
 
 namespace cvm::vmm {
 
@@ -39,6 +41,19 @@ class ExitDispatcher {
   virtual void mmio_write(uint64_t address, std::span<const std::byte> data) = 0;
   /// KVM_EXIT_IOAPIC_EOI (split irqchip): the guest EOIed level-triggered `vector`.
   virtual void ioapic_eoi(uint8_t /*vector*/) {}
+};
+
+/// Sees every exit before the generic policy (exit chain step 0 of architecture-anchors §B.4):
+/// a TEE backend handles its own exits here (KVM_EXIT_MEMORY_FAULT conversions,
+/// KVM_HC_MAP_GPA_RANGE, KVM_EXIT_TDX, SNP guest requests). Called on the vCPU's own thread,
+/// concurrently for different vCPUs; must be thread-safe and never abort on guest input.
+class ExitInterceptor {
+ public:
+  virtual ~ExitInterceptor() = default;
+  /// The policy for `exit` if this interceptor handled it (usually kContinue, or kStopVm /
+  /// kFailVm with a reason); std::nullopt hands the exit on to the generic policy.
+  /// `vcpu.run_data()` may be updated (e.g. hypercall return values) before re-entry.
+  virtual std::optional<ExitPolicy> intercept(kvm::Vcpu& vcpu, const VcpuExit& exit) = 0;
 };
 
 /// Why and how the VM stopped.
@@ -62,6 +77,10 @@ class VcpuRunner final {
   /// create() followed by start_threads().
   [[nodiscard]] static Result<std::unique_ptr<VcpuRunner>> start(std::span<kvm::Vcpu> vcpus,
                                                                  ExitDispatcher& io);
+  /// Installs the interceptor consulted before the generic exit policy. Call before
+  /// start_threads(); `interceptor` must outlive the runner.
+  void set_interceptor(ExitInterceptor* interceptor) noexcept { interceptor_ = interceptor; }
+
   /// Starts one thread per vCPU (once). If a stop was already requested the threads end at
   /// once. Errors: kIo if a thread cannot be created (the VM is then stopped with status 1).
   [[nodiscard]] Result<void> start_threads();
@@ -89,6 +108,7 @@ class VcpuRunner final {
 
   std::span<kvm::Vcpu> vcpus_;
   ExitDispatcher& io_;
+  ExitInterceptor* interceptor_ = nullptr;
   UniqueFd stop_event_;  // eventfd written once when a stop is requested
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> halted_{0};
