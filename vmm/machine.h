@@ -53,6 +53,7 @@ class Machine final {
   struct Images {
     std::vector<std::byte> kernel;
     std::vector<std::byte> initrd;
+    std::vector<x86::VirtioMmioSlot> virtio_slots;  // announced to the guest, in device order
   };
   [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
                                                    const x86::MemoryLayout& layout,
@@ -68,7 +69,7 @@ class Machine final {
 };
 
 /// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
-/// TEE, firmware, disks or vsock (not part of this machine yet).
+/// TEE, firmware or vsock (not part of this machine yet).
 /// Errors: kInvalidArgument with the offending option.
 [[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
 

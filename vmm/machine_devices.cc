@@ -49,11 +49,16 @@ Result<std::unique_ptr<devices::serial::SerialOutput>> open_serial_output(
   return make_error(ErrorCode::kInternal, "unknown serial mode");
 }
 
-Result<std::unique_ptr<MachineDevices>> MachineDevices::create(const kvm::Vm& vm,
-                                                               const SerialConfig& serial) {
+Result<std::unique_ptr<MachineDevices>> MachineDevices::create(
+    const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
   CVM_ASSIGN_OR_RETURN(auto output, open_serial_output(serial));
   std::unique_ptr<MachineDevices> devices(new MachineDevices(vm));
   CVM_TRY(devices->insert_devices(std::move(output)));
+  if (!virtio.empty()) {
+    CVM_ASSIGN_OR_RETURN(devices->virtio_,
+                         VirtioMmioDevices::create(vm, memory, devices->mmio_, std::move(virtio)));
+  }
   return devices;
 }
 

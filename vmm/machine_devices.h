@@ -6,6 +6,7 @@
 //             0x440        boot-timing port: each guest byte written is timestamped
 //                          (CLOCK_MONOTONIC) for the boot benchmark; printed at exit
 //             0x600-0x602  ACPI sleep control/status and reset registers (power-off, reset)
+//   MMIO      0xd0000000+  virtio-mmio devices, 4 KiB each, IRQ 5+ (virtio_mmio_devices.h)
 //   MMIO      0xfec00000   userspace IOAPIC (split irqchip), delivering MSIs with
 //                          KVM_SIGNAL_MSI and mirroring its routes into KVM's GSI table so
 //                          level-triggered EOIs come back as KVM_EXIT_IOAPIC_EOI.
@@ -31,8 +32,10 @@
 #include "devices/serial/serial_output.h"
 #include "devices/serial/uart_16550.h"
 #include "vmm/config/vm_config.h"
+#include "devices/virtio/virtio_device.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/vcpu_runner.h"
+#include "vmm/virtio_mmio_devices.h"
 
 namespace cvm::vmm {
 
@@ -44,10 +47,16 @@ class MachineDevices final : public ExitDispatcher,
   MachineDevices& operator=(const MachineDevices&) = delete;
   ~MachineDevices() override = default;
 
-  /// Builds the devices and their bus ranges. `vm` must outlive the devices.
-  /// Errors: kIo when the serial log file cannot be created (naming it).
-  [[nodiscard]] static Result<std::unique_ptr<MachineDevices>> create(const kvm::Vm& vm,
-                                                                      const SerialConfig& serial);
+  /// Builds the devices and their bus ranges; `virtio` devices go to virtio-mmio slots 0, 1,
+  /// ... in order. `vm` and `memory` must outlive the devices.
+  /// Errors: kIo when the serial log file cannot be created (naming it); virtio wiring errors
+  /// (VirtioMmioDevices::create).
+  [[nodiscard]] static Result<std::unique_ptr<MachineDevices>> create(
+      const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio = {});
+
+  /// Starts the device threads (virtio notifications). Call before the vCPUs run.
+  [[nodiscard]] Result<void> start() { return virtio_ ? virtio_->start() : ok(); }
 
   /// Where power requests go; set before the vCPUs start.
   void attach(VcpuRunner& runner) noexcept { runner_.store(&runner); }
@@ -85,6 +94,9 @@ class MachineDevices final : public ExitDispatcher,
   std::mutex routes_mutex_;
   std::array<devices::ioapic::IoapicRoute, devices::ioapic::kIoapicPinCount> routes_{};
   std::atomic<uint64_t> msi_failures_{0};
+  // Last: destroyed first, so virtio devices stop (and stop raising irqfds or touching
+  // guest memory) before anything they use goes away.
+  std::unique_ptr<VirtioMmioDevices> virtio_;
 };
 
 /// The serial sink for `serial`: stdout, a new file (truncated), or nothing.

@@ -134,6 +134,64 @@ TEST(MachineTest, MissingKernelLeavesNothingBehind) {
   EXPECT_NE(::access(config.serial.file.c_str(), F_OK), 0);
 }
 
+TEST(MachineTest, DisksAreWiredInOrderWithIrqfdAndIoeventfd) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("disks");
+  const std::string disk_a = temp_path("disk_a.img");
+  const std::string disk_b = temp_path("disk_b.img");
+  for (const std::string& path : {disk_a, disk_b}) {
+    std::ofstream(path, std::ios::binary) << std::string(4096, '\0');
+  }
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk_a, false, "root"}, {disk_b, true, ""}};
+  auto machine = Machine::create(config, sys);
+  for (const std::string& path : {kernel, disk_a, disk_b}) {
+    ::unlink(path.c_str());
+  }
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  const auto irqfds = sys.calls_named("KVM_IRQFD");
+  ASSERT_EQ(irqfds.size(), 2u);
+  EXPECT_EQ(irqfds[0].arg_as<kvm_irqfd>().gsi, 5u);
+  EXPECT_EQ(irqfds[1].arg_as<kvm_irqfd>().gsi, 6u);
+  const auto ioeventfds = sys.calls_named("KVM_IOEVENTFD");
+  ASSERT_EQ(ioeventfds.size(), 2u);  // virtio-blk has one request queue
+  EXPECT_EQ(ioeventfds[0].arg_as<kvm_ioeventfd>().addr, 0xd0000050u);
+  EXPECT_EQ(ioeventfds[1].arg_as<kvm_ioeventfd>().addr, 0xd0001050u);
+  EXPECT_TRUE(in_order(sys.call_names(), {"KVM_SET_REGS", "KVM_IRQFD", "KVM_IOEVENTFD"}));
+}
+
+TEST(MachineTest, MissingDiskFailsBeforeAnyKvmObjectExists) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("nodisk");
+  VmConfig config = basic_config(kernel);
+  config.disks = {{"/nonexistent/disk.img", false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message(),
+            "--disk: disk image /nonexistent/disk.img: open: No such file or directory");
+  EXPECT_TRUE(sys.calls().empty());
+}
+
+TEST(MachineTest, DiskSizeNotAMultipleOf512IsRefused) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("odddisk");
+  const std::string disk = temp_path("odd.img");
+  std::ofstream(disk, std::ios::binary) << std::string(1000, 'x');
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk, false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ::unlink(disk.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_NE(machine.error().message().find("512"), std::string::npos)
+      << machine.error().message();
+  EXPECT_TRUE(sys.calls().empty());
+}
+
 TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
   kvm::RecordingSys sys;
   const std::string kernel = write_kernel("nosplit");
