@@ -33,6 +33,7 @@
 #include "devices/serial/uart_16550.h"
 #include "vmm/config/vm_config.h"
 #include "devices/virtio/virtio_device.h"
+#include "vmm/console_input.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/vcpu_runner.h"
 #include "vmm/virtio_mmio_devices.h"
@@ -55,8 +56,10 @@ class MachineDevices final : public ExitDispatcher,
       const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
       std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio = {});
 
-  /// Starts the device threads (virtio notifications). Call before the vCPUs run.
-  [[nodiscard]] Result<void> start() { return virtio_ ? virtio_->start() : ok(); }
+  /// Starts the device threads: virtio notifications, and with `--serial tty` on a terminal
+  /// the console input (raw mode until the devices are destroyed; Ctrl-A x stops the VM).
+  /// Call after attach() and before the vCPUs run.
+  [[nodiscard]] Result<void> start();
 
   /// Where power requests go; set before the vCPUs start.
   void attach(VcpuRunner& runner) noexcept { runner_.store(&runner); }
@@ -79,17 +82,19 @@ class MachineDevices final : public ExitDispatcher,
   }
 
  private:
-  explicit MachineDevices(const kvm::Vm& vm) noexcept : vm_(vm) {}
+  MachineDevices(const kvm::Vm& vm, const SerialConfig& serial) : vm_(vm), serial_(serial) {}
   [[nodiscard]] Result<void> insert_devices(std::unique_ptr<devices::serial::SerialOutput> out);
   void update_route(const devices::ioapic::IoapicRoute& route);
 
   const kvm::Vm& vm_;
+  SerialConfig serial_;
   std::atomic<VcpuRunner*> runner_{nullptr};
   devices::Bus pio_{devices::BusKind::kPio};
   devices::Bus mmio_{devices::BusKind::kMmio};
   std::unique_ptr<devices::serial::SerialOutput> serial_output_;
   std::shared_ptr<devices::ioapic::Ioapic> ioapic_;
   std::unique_ptr<devices::ioapic::IoapicPin> com1_irq_;
+  std::shared_ptr<devices::serial::Uart16550> com1_;
   std::shared_ptr<devices::debug::BootTimingPort> boot_timing_;
   std::mutex routes_mutex_;
   std::array<devices::ioapic::IoapicRoute, devices::ioapic::kIoapicPinCount> routes_{};
@@ -97,6 +102,7 @@ class MachineDevices final : public ExitDispatcher,
   // Last: destroyed first, so virtio devices stop (and stop raising irqfds or touching
   // guest memory) before anything they use goes away.
   std::unique_ptr<VirtioMmioDevices> virtio_;
+  std::unique_ptr<ConsoleInput> console_input_;  // stops (and restores the tty) first
 };
 
 /// The serial sink for `serial`: stdout, a new file (truncated), or nothing.
