@@ -126,6 +126,6 @@ uint32_t crc32_update(uint32_t crc, const void* data, size_t len) {
 
 void pattern_fill(uint8_t* out, size_t len, uint64_t offset, uint32_t seed) {
   for (size_t i = 0; i < len; ++i) {
-    out[i] = pattern_byte(offset + i, seed);
+    out[i] = cvmm_pattern_byte(offset + i, seed);
   }
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pattern.h"
+
 struct sha256 {
   uint32_t state[8];
   uint64_t total_bytes;
@@ -24,12 +26,6 @@ void crc32_init(void);
 /// Continues a CRC: start with crc = 0; the result of each call is the CRC of all bytes so far.
 uint32_t crc32_update(uint32_t crc, const void* data, size_t len);
 
-/// The deterministic test pattern shared with the host tests (tests/guest/guest_protocol.h):
-/// byte i of the stream with seed s.
-static inline uint8_t pattern_byte(uint64_t i, uint32_t seed) {
-  const uint64_t x = i + (uint64_t)seed * 0x9e3779b1u;
-  return (uint8_t)((x ^ (x >> 8) ^ (x >> 16) ^ (x >> 24)) * 31u + 7u);
-}
 /// Fills out[0, len) with pattern bytes [offset, offset + len) of `seed`.
 void pattern_fill(uint8_t* out, size_t len, uint64_t offset, uint32_t seed);
 
