@@ -13,6 +13,7 @@
 #include "devices/debug/boot_timing_port.h"
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
+#include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
 #include "vmm/x86/direct_boot.h"
@@ -25,19 +26,30 @@ namespace {
 /// (nested-kvm-notes.md); on it, cvmm hides those features from the guest.
 bool emulating_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
-Result<void> check_host(const kvm::System& system) {
-  constexpr std::pair<long, const char*> kRequired[] = {
-      {KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
-      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-  };
-  for (const auto& [capability, name] : kRequired) {
-    CVM_ASSIGN_OR_RETURN(const long present, system.check_extension(capability));
-    if (present <= 0) {
-      return make_error(ErrorCode::kNotSupportedByHost, "this host's KVM lacks {}", name);
-    }
+std::string_view platform_flag(TeeKind tee) {
+  switch (tee) {
+    case TeeKind::kTdx:
+      return "--platform tdx=on";
+    case TeeKind::kSevSnp:
+      return "--platform sev_snp=on";
+    case TeeKind::kNone:
+      break;
   }
-  return ok();
+  return "--platform";
+}
+
+/// The backend's host check; a TEE the host cannot run fails here, before any VM exists.
+Result<void> check_host(const kvm::System& system, const TeeBackend& backend,
+                        const PlatformConfig& platform) {
+  const HostSupport support = backend.check_host(system);
+  if (support.available) {
+    return ok();
+  }
+  if (platform.tee == TeeKind::kNone) {
+    return make_error(ErrorCode::kNotSupportedByHost, "{}", support.reason);
+  }
+  return make_error(ErrorCode::kNotSupportedByHost, "{}: this host cannot run {} guests: {}",
+                    platform_flag(platform.tee), backend.name(), support.reason);
 }
 
 Result<kvm::Vm> create_vm(const kvm::System& system) {
@@ -143,12 +155,7 @@ Result<void> check_machine_config(const VmConfig& config) {
   if (config.payload.kernel.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
   }
-  if (config.platform.tee != TeeKind::kNone) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "confidential VMs (--platform tdx=on|sev_snp=on) are not wired into cvmm run yet");
-  }
-  if (config.payload.firmware) {
+  if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
   }
   if (config.vsock) {
@@ -169,6 +176,12 @@ Result<RamBacking> ram_backing(const MemoryConfig& memory) {
 }
 
 Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sys& sys) {
+  return create(config, make_plain_backend(), sys);
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
+                                                 std::unique_ptr<TeeBackend> backend,
+                                                 kvm::Sys& sys) {
   CVM_TRY(check_machine_config(config));
   CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
@@ -180,12 +193,21 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sy
   CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
-  CVM_TRY(check_host(system));
+  CVM_TRY(check_host(system, *backend, config.platform));
+  if (backend->requirements().private_memory) {
+    // The backends (vmm/tdx, vmm/snp) and their launch plans exist and are ABI-tested, but
+    // the machine does not yet boot firmware or hand guest RAM to them.
+    return make_error(ErrorCode::kNotSupportedByHost,
+                      "{}: this host passes the {} host check, but cvmm run cannot launch "
+                      "confidential guests yet",
+                      platform_flag(config.platform.tee), backend->name());
+  }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ranges, backing));
   std::unique_ptr<Machine> machine(
       new Machine(std::move(system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
   CVM_ASSIGN_OR_RETURN(machine->devices_,
                        MachineDevices::create(machine->vm_, config.serial, *machine->memory_,

@@ -41,6 +41,8 @@ void script_host(kvm::RecordingSys& sys) {
   sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
   sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
   sys.set_extension(KVM_CAP_USER_MEMORY, 1);
+  sys.set_extension(KVM_CAP_IRQFD, 1);
+  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
   sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
     auto* list = reinterpret_cast<kvm_msr_list*>(arg);
     list->nmsrs = 2;
@@ -192,6 +194,50 @@ TEST(MachineTest, DiskSizeNotAMultipleOf512IsRefused) {
   EXPECT_TRUE(sys.calls().empty());
 }
 
+/// A TEE backend whose host check fails, to check that the machine stops at the check.
+class UnavailableBackend final : public TeeBackend {
+ public:
+  std::string_view name() const noexcept override { return "tdx"; }
+  TeeRequirements requirements() const noexcept override {
+    return {.vm_type = KVM_X86_TDX_VM, .private_memory = true};
+  }
+  HostSupport check_host(const kvm::System&) const override {
+    return {.tee = "tdx", .available = false, .findings = {},
+            .reason = "KVM VM type KVM_X86_TDX_VM (5): not offered"};
+  }
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs&) const override {
+    return firmware::LaunchPlan{};
+  }
+  Result<void> init_vm(const kvm::System&, const kvm::Vm&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> launch(const kvm::Vm&, GuestMemory&, std::span<kvm::Vcpu>,
+                      const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+};
+
+TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("tee");
+  VmConfig config = basic_config(kernel);
+  config.platform.tee = TeeKind::kTdx;
+  auto machine = Machine::create(config, std::make_unique<UnavailableBackend>(), sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().code(), ErrorCode::kNotSupportedByHost);
+  EXPECT_EQ(machine.error().message(),
+            "--platform tdx=on: this host cannot run tdx guests: KVM VM type KVM_X86_TDX_VM (5): "
+            "not offered");
+  EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
+  EXPECT_EQ(sys.live_mappings(), 0u);
+}
+
 TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
   kvm::RecordingSys sys;
   const std::string kernel = write_kernel("nosplit");
@@ -207,8 +253,9 @@ TEST(MachineTest, ConfigChecks) {
   config.cpus.boot_vcpus = 0;
   EXPECT_EQ(check_machine_config(config).error().message(), "--cpus boot=0: must be 1 to 255");
   config = basic_config("/k");
-  config.platform.tee = TeeKind::kTdx;
-  EXPECT_FALSE(check_machine_config(config).has_value());
+  config.payload.firmware = "/usr/share/ovmf/OVMF.fd";
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--firmware is not supported by cvmm run yet");
   config = basic_config("");
   EXPECT_EQ(check_machine_config(config).error().message(), "--kernel is required");
   MemoryConfig memory;
