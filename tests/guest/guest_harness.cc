@@ -2,12 +2,17 @@
 #include "tests/guest/guest_harness.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <fmt/format.h>
 #include <thread>
 
@@ -19,6 +24,10 @@
 namespace cvm::test::guest {
 
 std::string guest_elf_path() { return CVMM_TEST_GUEST_ELF; }
+
+bool dev_kvm_absent() { return ::access("/dev/kvm", F_OK) != 0 && errno == ENOENT; }
+
+bool emulating_kvm_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
 Result<TempDir> TempDir::create(std::string_view prefix) {
   std::string pattern =
@@ -220,5 +229,151 @@ uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc) {
 }
 
 std::string crc32_hex(uint32_t crc) { return fmt::format("{:08x}", crc); }
+
+namespace {
+
+Result<sockaddr_un> unix_address(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string text = path.string();
+  if (text.size() >= sizeof(address.sun_path)) {
+    return make_error(ErrorCode::kInvalidArgument, "socket path {} is too long", text);
+  }
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  return address;
+}
+
+Result<UniqueFd> unix_socket() {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) {
+    return errno_error(ErrorCode::kIo, "socket(AF_UNIX)", errno);
+  }
+  return fd;
+}
+
+/// Waits until `fd` is readable; false on timeout.
+Result<bool> wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  pollfd p{fd, POLLIN, 0};
+  const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+  if (ready < 0 && errno != EINTR) {
+    return errno_error(ErrorCode::kIo, "poll", errno);
+  }
+  return ready > 0;
+}
+
+}  // namespace
+
+Result<UniqueFd> unix_listen(const std::filesystem::path& path) {
+  CVM_ASSIGN_OR_RETURN(const sockaddr_un address, unix_address(path));
+  CVM_ASSIGN_OR_RETURN(UniqueFd fd, unix_socket());
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    return errno_error(ErrorCode::kIo, "bind " + path.string(), errno);
+  }
+  if (::listen(fd.get(), 128) != 0) {
+    return errno_error(ErrorCode::kIo, "listen " + path.string(), errno);
+  }
+  return fd;
+}
+
+Result<UniqueFd> accept_connection(const UniqueFd& listener, std::chrono::milliseconds timeout) {
+  CVM_ASSIGN_OR_RETURN(const bool ready,
+                       wait_readable(listener.get(), std::chrono::steady_clock::now() + timeout));
+  if (!ready) {
+    return make_error(ErrorCode::kIo, "no connection within {} ms", timeout.count());
+  }
+  UniqueFd fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (fd.get() < 0) {
+    return errno_error(ErrorCode::kIo, "accept", errno);
+  }
+  return fd;
+}
+
+Result<UniqueFd> hybrid_vsock_connect(const std::filesystem::path& socket, uint32_t port,
+                                      std::chrono::milliseconds timeout) {
+  CVM_ASSIGN_OR_RETURN(const sockaddr_un address, unix_address(socket));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    CVM_ASSIGN_OR_RETURN(UniqueFd fd, unix_socket());
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+      if ((errno != ENOENT && errno != ECONNREFUSED) ||
+          std::chrono::steady_clock::now() > deadline) {
+        return errno_error(ErrorCode::kIo, "connect " + socket.string(), errno);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    const std::string request = fmt::format("CONNECT {}\n", port);
+    CVM_TRY(write_all(fd.get(), std::as_bytes(std::span(request))));
+    // The reply line, read byte by byte so no stream data is consumed with it.
+    std::string reply;
+    while (reply.empty() || reply.back() != '\n') {
+      CVM_ASSIGN_OR_RETURN(const bool ready, wait_readable(fd.get(), deadline));
+      char c = 0;
+      if (!ready || ::read(fd.get(), &c, 1) != 1 || reply.size() > 64) {
+        return make_error(ErrorCode::kIo, "no complete reply to CONNECT {} (got \"{}\")", port,
+                          reply);
+      }
+      reply += c;
+    }
+    if (!reply.starts_with("OK ")) {
+      return make_error(ErrorCode::kIo, "CONNECT {}: unexpected reply \"{}\"", port, reply);
+    }
+    return fd;
+  }
+}
+
+Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout, std::size_t keep) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  StreamSummary summary;
+  std::vector<std::byte> buffer(1 << 20);
+  for (;;) {
+    CVM_ASSIGN_OR_RETURN(const bool ready, wait_readable(fd, deadline));
+    if (!ready) {
+      return make_error(ErrorCode::kIo, "stream still open after {} ms ({} bytes read)",
+                        timeout.count(), summary.bytes);
+    }
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      return summary;
+    }
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) {
+        continue;
+      }
+      return errno_error(ErrorCode::kIo, "read", errno);
+    }
+    const std::span<const std::byte> got(buffer.data(), static_cast<std::size_t>(n));
+    summary.crc = crc32(got, summary.crc);
+    summary.bytes += got.size();
+    const std::size_t keep_now = std::min(got.size(), keep - std::min(keep, summary.head.size()));
+    summary.head.insert(summary.head.end(), got.begin(), got.begin() + keep_now);
+  }
+}
+
+Result<void> write_all(int fd, std::span<const std::byte> bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return errno_error(ErrorCode::kIo, "write to stream", errno);
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  return ok();
+}
+
+uint32_t pattern_crc(uint64_t total, uint32_t seed) {
+  uint32_t crc = 0;
+  constexpr std::size_t kChunk = 1 << 20;
+  for (uint64_t at = 0; at < total; at += kChunk) {
+    const std::size_t len = static_cast<std::size_t>(std::min<uint64_t>(kChunk, total - at));
+    crc = crc32(pattern_bytes(at, len, seed), crc);
+  }
+  return crc;
+}
 
 }  // namespace cvm::test::guest

@@ -16,11 +16,26 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace cvm::test::guest {
 
 /// The freestanding guest ELF built by tests/guest/CMakeLists.txt.
 std::string guest_elf_path();
+
+/// True only when /dev/kvm does not exist (ENOENT): the one reason a kvm test may skip.
+bool dev_kvm_absent();
+
+#define CVM_GUEST_REQUIRE_KVM()                                                        \
+  do {                                                                                 \
+    if (::cvm::test::guest::dev_kvm_absent()) {                                        \
+      GTEST_SKIP() << "/dev/kvm is absent: this test boots the test guest under cvmm"; \
+    }                                                                                  \
+  } while (false)
+
+/// Whether this host is the nested kvm_pvm kind that emulates most guest instructions
+/// (nested-kvm-notes.md): bulk-transfer tests use smaller sizes there.
+bool emulating_kvm_host();
 
 /// A temporary directory, removed with its contents on destruction.
 class TempDir {
@@ -85,5 +100,31 @@ std::string sha256_hex(std::span<const std::byte> bytes);
 /// CRC-32 as the guest computes it (IEEE, reflected, zlib-compatible); continue with `crc`.
 uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc = 0);
 std::string crc32_hex(uint32_t crc);
+
+// ---- Stream sockets (the host end of vsock connections)
+
+/// A listening Unix stream socket at `path`.
+Result<UniqueFd> unix_listen(const std::filesystem::path& path);
+/// accept() with a timeout.
+Result<UniqueFd> accept_connection(const UniqueFd& listener, std::chrono::milliseconds timeout);
+/// Hybrid vsock (Firecracker's convention, runtime-integration.md): connects to the VMM's
+/// socket, sends "CONNECT <port>\n" and expects "OK <host port>\n" before the stream starts.
+/// Retries while the socket does not exist yet or refuses (the VMM is still starting).
+Result<UniqueFd> hybrid_vsock_connect(const std::filesystem::path& socket, uint32_t port,
+                                      std::chrono::milliseconds timeout);
+
+struct StreamSummary {
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  std::vector<std::byte> head;  // the first `keep` bytes
+};
+/// Reads until EOF (or an error such as ECONNRESET after data, which ends the stream too).
+Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout,
+                                  std::size_t keep = 0);
+/// send() until done; MSG_NOSIGNAL, so a closed peer is an error, not SIGPIPE.
+Result<void> write_all(int fd, std::span<const std::byte> bytes);
+
+/// CRC-32 of pattern bytes [0, total) of `seed`.
+uint32_t pattern_crc(uint64_t total, uint32_t seed);
 
 }  // namespace cvm::test::guest

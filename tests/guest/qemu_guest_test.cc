@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <linux/vm_sockets.h>
 #include <sys/socket.h>
+
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <thread>
@@ -159,6 +161,161 @@ TEST(QemuGuestTest, BlkGetIdReturnsTheSerial) {
   const QemuRun run = run_qemu(*dir, "cvmmtest=blk-id", {{disk.string(), false, "cvmm-serial-42"}});
   EXPECT_TRUE(run.report.has_line("blk-id serial=cvmm-serial-42")) << run.report.full_output;
   EXPECT_TRUE(run.report.has_line("blk-id ok")) << run.report.full_output;
+  EXPECT_EQ(run.status, kQemuPassStatus);
+}
+
+// ---- vsock through QEMU's vhost-vsock-device: the host end is the host kernel's AF_VSOCK.
+
+bool vhost_vsock_missing() { return ::access("/dev/vhost-vsock", R_OK | W_OK) != 0; }
+
+#define REQUIRE_VHOST_VSOCK()                                                             \
+  do {                                                                                    \
+    REQUIRE_QEMU();                                                                       \
+    if (vhost_vsock_missing()) {                                                          \
+      GTEST_SKIP() << "/dev/vhost-vsock is absent (host kernel without vhost-vsock), so " \
+                      "QEMU's vhost-vsock-device cannot run";                             \
+    }                                                                                     \
+  } while (false)
+
+/// A guest CID no other test process uses at the same time.
+uint32_t unique_cid() { return 1000 + static_cast<uint32_t>(::getpid()); }
+
+Result<UniqueFd> vsock_listen(uint32_t port) {
+  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_vm address{};
+  address.svm_family = AF_VSOCK;
+  address.svm_cid = VMADDR_CID_ANY;
+  address.svm_port = port;
+  if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::listen(fd.get(), 128) != 0) {
+    return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK listen on port {}", port), errno);
+  }
+  return fd;
+}
+
+/// Connects to the guest, retrying while it boots and starts listening.
+Result<UniqueFd> vsock_connect_guest(uint32_t cid, uint32_t port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_vm address{};
+    address.svm_family = AF_VSOCK;
+    address.svm_cid = cid;
+    address.svm_port = port;
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      return fd;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK connect {}:{}", cid, port), errno);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// Starts QEMU with a vhost-vsock device; the console goes to <dir>/console.txt.
+Result<ChildProcess> start_qemu_vsock(const TempDir& dir, const std::string& append, uint32_t cid) {
+  return ChildProcess::spawn(qemu_argv(append, {}, cid), dir.path() / "console.txt");
+}
+
+QemuRun finish_qemu(const TempDir& dir, ChildProcess& child) {
+  QemuRun run;
+  auto status = child.wait(kTimeout);
+  run.status = status ? *status : -1;
+  if (auto report = read_report(dir.path() / "console.txt")) {
+    run.report = std::move(*report);
+  }
+  return run;
+}
+
+TEST(QemuGuestTest, VsockGuestToHostStreamArrivesIntact) {
+  REQUIRE_VHOST_VSOCK();
+  auto dir = TempDir::create("cvmm-qemu-guest-");
+  ASSERT_TRUE(dir) << dir.error().message();
+  constexpr uint32_t kPort = 5000;
+  constexpr uint64_t kBytes = 4 << 20;
+  auto listener = vsock_listen(kPort);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto child = start_qemu_vsock(*dir, fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} "
+                                                  "vsock.seed=9", kPort, kBytes), unique_cid());
+  ASSERT_TRUE(child) << child.error().message();
+  auto connection = accept_connection(*listener, std::chrono::seconds(20));
+  ASSERT_TRUE(connection) << connection.error().message();
+  auto stream = read_to_eof(connection->get(), kTimeout);
+  connection->reset();
+  const QemuRun run = finish_qemu(*dir, *child);
+  ASSERT_TRUE(stream) << stream.error().message() << run.report.full_output;
+  EXPECT_EQ(stream->bytes, kBytes);
+  EXPECT_EQ(crc32_hex(stream->crc), crc32_hex(pattern_crc(kBytes, 9)));
+  EXPECT_EQ(run.report.value("vsock-send port", "crc32"), crc32_hex(stream->crc)) << run.report.full_output;
+  EXPECT_TRUE(run.report.has_line("vsock-send ok")) << run.report.full_output;
+}
+
+TEST(QemuGuestTest, VsockHostToGuestEchoReturnsEveryByte) {
+  REQUIRE_VHOST_VSOCK();
+  auto dir = TempDir::create("cvmm-qemu-guest-");
+  ASSERT_TRUE(dir) << dir.error().message();
+  constexpr uint64_t kBytes = 1 << 20;
+  const uint32_t cid = unique_cid();
+  auto child = start_qemu_vsock(*dir, "cvmmtest=vsock-echo vsock.port=1024", cid);
+  ASSERT_TRUE(child) << child.error().message();
+  auto connection = vsock_connect_guest(cid, 1024, std::chrono::seconds(20));
+  ASSERT_TRUE(connection) << connection.error().message();
+  Result<void> sent = ok();
+  std::thread writer([&] {
+    sent = write_all(connection->get(), pattern_bytes(0, kBytes, 4));
+    ::shutdown(connection->get(), SHUT_WR);
+  });
+  auto echo = read_to_eof(connection->get(), kTimeout);
+  writer.join();
+  connection->reset();
+  const QemuRun run = finish_qemu(*dir, *child);
+  ASSERT_TRUE(sent) << sent.error().message();
+  ASSERT_TRUE(echo) << echo.error().message() << run.report.full_output;
+  EXPECT_EQ(echo->bytes, kBytes);
+  EXPECT_EQ(crc32_hex(echo->crc), crc32_hex(pattern_crc(kBytes, 4)));
+  EXPECT_TRUE(run.report.has_line("vsock-echo connections=1 ok")) << run.report.full_output;
+}
+
+TEST(QemuGuestTest, VsockSixtyFourConcurrentGuestConnections) {
+  REQUIRE_VHOST_VSOCK();
+  auto dir = TempDir::create("cvmm-qemu-guest-");
+  ASSERT_TRUE(dir) << dir.error().message();
+  constexpr uint32_t kPort = 5001, kConnections = 64, kBytes = 16 * 1024;
+  auto listener = vsock_listen(kPort);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto child = start_qemu_vsock(*dir, fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "
+                                                  "vsock.bytes={}", kPort, kConnections, kBytes),
+                                unique_cid());
+  ASSERT_TRUE(child) << child.error().message();
+  std::vector<UniqueFd> connections;
+  for (uint32_t i = 0; i < kConnections; ++i) {
+    auto connection = accept_connection(*listener, std::chrono::seconds(20));
+    ASSERT_TRUE(connection) << "connection " << i << ": " << connection.error().message();
+    connections.push_back(std::move(*connection));
+  }
+  std::vector<Result<StreamSummary>> streams(kConnections, StreamSummary{});
+  std::vector<std::thread> readers;
+  for (uint32_t i = 0; i < kConnections; ++i) {
+    readers.emplace_back([&, i] { streams[i] = read_to_eof(connections[i].get(), kTimeout); });
+  }
+  for (std::thread& reader : readers) {
+    reader.join();
+  }
+  connections.clear();
+  const QemuRun run = finish_qemu(*dir, *child);
+  for (uint32_t i = 0; i < kConnections; ++i) {
+    ASSERT_TRUE(streams[i]) << streams[i].error().message();
+    EXPECT_EQ(streams[i]->bytes, kBytes);
+  }
+  EXPECT_TRUE(run.report.has_line("vsock-multi connections=64 ok")) << run.report.full_output;
+}
+
+TEST(QemuGuestTest, VsockConnectToAPortWithoutListenerIsReset) {
+  REQUIRE_VHOST_VSOCK();
+  auto dir = TempDir::create("cvmm-qemu-guest-");
+  ASSERT_TRUE(dir) << dir.error().message();
+  const QemuRun run = run_qemu(*dir, "cvmmtest=vsock-noport vsock.port=4321", {}, unique_cid());
+  EXPECT_TRUE(run.report.has_line("vsock-noport port=4321 rst")) << run.report.full_output;
   EXPECT_EQ(run.status, kQemuPassStatus);
 }
 

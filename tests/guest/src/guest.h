@@ -21,6 +21,10 @@ struct guest_env {
 const struct virtio_mmio_device* env_find_device(const struct guest_env* env,
                                                  uint32_t device_id, uint64_t nth);
 
+/// Finds the virtio-mmio devices named on `cmdline` (printing a "CVMMTEST device" line for
+/// each), runs the program `cvmmtest=` names, prints "CVMMTEST done pass|fail".
+bool guest_run(const char* cmdline);
+
 /// A test program: prints its CVMMTEST lines and returns true on success.
 typedef bool (*test_program)(const struct guest_env* env, const char* name);
 

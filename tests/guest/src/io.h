@@ -8,6 +8,24 @@
 
 #include <stdint.h>
 
+#ifdef CVMM_GUEST_HOSTED
+// Hosted build (tests/guest/hosted_driver_test.cc): the drivers run as host code and every
+// port or MMIO access goes to the test's device models through these hooks.
+void hosted_port_write(uint16_t port, uint8_t value);
+uint8_t hosted_port_read(uint16_t port);
+uint32_t hosted_mmio_read(uintptr_t address, unsigned size);
+void hosted_mmio_write(uintptr_t address, uint32_t value, unsigned size);
+
+static inline void outb(uint16_t port, uint8_t value) { hosted_port_write(port, value); }
+static inline uint8_t inb(uint16_t port) { return hosted_port_read(port); }
+static inline uint32_t mmio_read32(uintptr_t address) { return hosted_mmio_read(address, 4); }
+static inline void mmio_write32(uintptr_t address, uint32_t value) {
+  hosted_mmio_write(address, value, 4);
+}
+static inline uint8_t mmio_read8(uintptr_t address) {
+  return (uint8_t)hosted_mmio_read(address, 1);
+}
+#else
 static inline void outb(uint16_t port, uint8_t value) {
   __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
 }
@@ -28,6 +46,7 @@ static inline void mmio_write32(uintptr_t address, uint32_t value) {
 static inline uint8_t mmio_read8(uintptr_t address) {
   return *(volatile uint8_t*)address;
 }
+#endif  // CVMM_GUEST_HOSTED
 
 // Stops the compiler from moving memory accesses across this point. x86 keeps stores in
 // order and loads in order (TSO), which is all a split virtqueue needs between ring updates.

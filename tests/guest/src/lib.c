@@ -3,6 +3,7 @@
 
 #include "io.h"
 
+#ifndef CVMM_GUEST_HOSTED  // hosted builds use the C library's
 // The build passes -fno-tree-loop-distribute-patterns, so gcc does not turn these loops back
 // into calls to themselves.
 void* memset(void* dest, int value, size_t count) {
@@ -58,6 +59,7 @@ size_t strlen(const char* text) {
   }
   return n;
 }
+#endif  // CVMM_GUEST_HOSTED
 
 bool span_equals(const char* text, size_t len, const char* word) {
   return strlen(word) == len && memcmp(text, word, len) == 0;

@@ -2,8 +2,6 @@
 // guest_main: console, command line, device discovery, the selected test program, and the
 // power-off that ends the VM under cvmm (ACPI S5 on port 0x600) or QEMU (isa-debug-exit on
 // port 0xf4, then an i8042 reset).
-#include <stdarg.h>
-
 #include "checksum.h"
 #include "cmdline.h"
 #include "guest.h"
@@ -87,79 +85,14 @@ static void idt_init(void) {
   __asm__ volatile("lidt %0" : : "m"(descriptor));
 }
 
-// ---- Environment
-const struct virtio_mmio_device* env_find_device(const struct guest_env* env,
-                                                 uint32_t device_id, uint64_t nth) {
-  for (size_t i = 0; i < env->device_count; ++i) {
-    if (env->devices[i].device_id == device_id && nth-- == 0) {
-      return &env->devices[i];
-    }
-  }
-  return NULL;
-}
-
-bool test_fail(const char* name, const char* format, ...) {
-  guest_printf("CVMMTEST %s FAIL ", name);
-  va_list args;
-  va_start(args, format);
-  guest_vprintf(format, args);
-  va_end(args);
-  guest_printf("\n");
-  return false;
-}
-
-static void discover_devices(struct guest_env* env) {
-  struct mmio_device_arg args[kMaxDevices];
-  const size_t count = cmdline_virtio_devices(env->cmdline, args, kMaxDevices);
-  for (size_t i = 0; i < count; ++i) {
-    struct virtio_mmio_device* dev = &env->devices[env->device_count];
-    if (!virtio_mmio_probe(dev, (uintptr_t)args[i].base, args[i].irq)) {
-      continue;
-    }
-    guest_printf("CVMMTEST device index=%u id=%u base=%#lx irq=%u\n",
-                 (unsigned)env->device_count, dev->device_id, (uint64_t)dev->base, dev->irq);
-    env->device_count++;
-  }
-}
-
-struct program_entry {
-  const char* name;
-  test_program run;
-};
-
-static const struct program_entry kPrograms[] = {
-    {"blk-rw", test_blk_rw},           {"blk-ro", test_blk_ro},
-    {"blk-id", test_blk_id},           {"vsock-echo", test_vsock_echo},
-    {"vsock-send", test_vsock_send},   {"vsock-multi", test_vsock_multi},
-    {"vsock-noport", test_vsock_noport},
-};
-
-static bool run_program(const struct guest_env* env) {
-  size_t len = 0;
-  const char* name = cmdline_value(env->cmdline, "cvmmtest", &len);
-  if (name == NULL) {
-    return test_fail("main", "no cvmmtest=<name> argument");
-  }
-  for (size_t i = 0; i < sizeof(kPrograms) / sizeof(kPrograms[0]); ++i) {
-    if (span_equals(name, len, kPrograms[i].name)) {
-      return kPrograms[i].run(env, kPrograms[i].name);
-    }
-  }
-  return test_fail("main", "unknown program %.*s", (int)len, name);
-}
-
 void guest_main(uint64_t kind, uintptr_t boot_info);
 void guest_main(uint64_t kind, uintptr_t boot_info) {
   serial_init();
   idt_init();
   clock_init();
   crc32_init();
-  static struct guest_env env;
-  env.cmdline = boot_cmdline((enum boot_kind)kind, boot_info);
+  const char* cmdline = boot_cmdline((enum boot_kind)kind, boot_info);
   guest_printf("CVMMTEST boot entry=%s\n", kind == kBootPvh ? "pvh" : "linux64");
-  guest_printf("cvmm-guest: cmdline: %s\n", env.cmdline);
-  discover_devices(&env);
-  const bool passed = run_program(&env);
-  guest_printf("CVMMTEST done %s\n", passed ? "pass" : "fail");
-  power_off(passed);
+  guest_printf("cvmm-guest: cmdline: %s\n", cmdline);
+  power_off(guest_run(cmdline));
 }

@@ -161,6 +161,8 @@ static void* ring_alloc(size_t bytes) {
   return block;
 }
 
+void virtq_pool_reset(void) { ring_pool_used = 0; }
+
 static void write_address(const struct virtio_mmio_device* dev, uint32_t low_reg,
                           const volatile void* pointer) {
   const uint64_t address = (uint64_t)(uintptr_t)pointer;

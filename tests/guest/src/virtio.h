@@ -110,6 +110,10 @@ bool virtio_mmio_negotiate(struct virtio_mmio_device* dev, uint64_t wanted);
 bool virtq_setup(struct virtq* q, struct virtio_mmio_device* dev, uint16_t index,
                  uint16_t max_size);
 
+/// Forgets every queue allocation (hosted tests run several device lifetimes in one process;
+/// the guest never calls it).
+void virtq_pool_reset(void);
+
 /// §3.1.1 step 8: DRIVER_OK.
 void virtio_mmio_driver_ok(struct virtio_mmio_device* dev);
 /// Writes 0 to Status and waits for it to read back 0 (§2.4.1).
