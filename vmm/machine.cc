@@ -11,6 +11,9 @@
 
 #include "base/file.h"
 #include "devices/debug/boot_timing_port.h"
+#include "devices/virtio/blk/blk_device.h"
+#include "devices/virtio/blk/disk_file.h"
+#include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
 #include "vmm/x86/direct_boot.h"
@@ -23,19 +26,30 @@ namespace {
 /// (nested-kvm-notes.md); on it, cvmm hides those features from the guest.
 bool emulating_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
-Result<void> check_host(const kvm::System& system) {
-  constexpr std::pair<long, const char*> kRequired[] = {
-      {KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
-      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-  };
-  for (const auto& [capability, name] : kRequired) {
-    CVM_ASSIGN_OR_RETURN(const long present, system.check_extension(capability));
-    if (present <= 0) {
-      return make_error(ErrorCode::kNotSupportedByHost, "this host's KVM lacks {}", name);
-    }
+std::string_view platform_flag(TeeKind tee) {
+  switch (tee) {
+    case TeeKind::kTdx:
+      return "--platform tdx=on";
+    case TeeKind::kSevSnp:
+      return "--platform sev_snp=on";
+    case TeeKind::kNone:
+      break;
   }
-  return ok();
+  return "--platform";
+}
+
+/// The backend's host check; a TEE the host cannot run fails here, before any VM exists.
+Result<void> check_host(const kvm::System& system, const TeeBackend& backend,
+                        const PlatformConfig& platform) {
+  const HostSupport support = backend.check_host(system);
+  if (support.available) {
+    return ok();
+  }
+  if (platform.tee == TeeKind::kNone) {
+    return make_error(ErrorCode::kNotSupportedByHost, "{}", support.reason);
+  }
+  return make_error(ErrorCode::kNotSupportedByHost, "{}: this host cannot run {} guests: {}",
+                    platform_flag(platform.tee), backend.name(), support.reason);
 }
 
 Result<kvm::Vm> create_vm(const kvm::System& system) {
@@ -66,8 +80,52 @@ Result<std::vector<std::byte>> read_optional(const std::optional<std::string>& p
   return bytes;
 }
 
+/// Opens every --disk in order (the first becomes /dev/vda), before any KVM object exists,
+/// so a missing or unusable image fails with nothing created.
+Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
+    const VmConfig& config) {
+  namespace blk = devices::virtio::blk;
+  std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> result;
+  for (const DiskConfig& disk : config.disks) {
+    auto file = blk::DiskFile::open(disk.path, disk.readonly);
+    if (!file) {
+      return std::move(file).error().context("--disk");
+    }
+    result.push_back(std::make_unique<blk::BlkDevice>(std::move(*file),
+                                                      blk::BlkOptions{.serial = disk.id}));
+  }
+  return result;
+}
+
+/// Slots 0..count-1: what the DSDT (and, with acpi=off, the command line) announces, and
+/// where VirtioMmioDevices maps the devices in the same order.
+Result<std::vector<x86::VirtioMmioSlot>> virtio_slots(std::size_t count) {
+  std::vector<x86::VirtioMmioSlot> slots;
+  for (std::size_t i = 0; i < count; ++i) {
+    CVM_ASSIGN_OR_RETURN(const x86::VirtioMmioSlot slot,
+                         x86::virtio_mmio_slot(static_cast<uint32_t>(i)));
+    slots.push_back(slot);
+  }
+  return slots;
+}
+
+/// Whether the user's command line turns ACPI off; then the kernel can only learn about the
+/// virtio-mmio devices from virtio_mmio.device= arguments.
+bool acpi_off(std::string_view cmdline) {
+  for (std::size_t at = cmdline.find("acpi=off"); at != std::string_view::npos;
+       at = cmdline.find("acpi=off", at + 1)) {
+    const bool starts_word = at == 0 || cmdline[at - 1] == ' ';
+    const std::size_t end = at + std::string_view("acpi=off").size();
+    if (starts_word && (end == cmdline.size() || cmdline[end] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte> kernel,
-                              std::span<const std::byte> initrd, bool emulating) {
+                              std::span<const std::byte> initrd, bool emulating,
+                              std::span<const x86::VirtioMmioSlot> virtio) {
   x86::DirectBootSpec spec;
   spec.kernel = kernel;
   spec.initrd = initrd;
@@ -79,7 +137,11 @@ x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte>
   }
   x86::acpi::AcpiSpec acpi;
   acpi.vcpu_count = config.cpus.boot_vcpus;
+  acpi.virtio_devices.assign(virtio.begin(), virtio.end());
   spec.acpi = acpi;
+  if (acpi_off(config.payload.cmdline)) {
+    spec.cmdline.virtio_devices.assign(virtio.begin(), virtio.end());
+  }
   return spec;
 }
 
@@ -93,17 +155,11 @@ Result<void> check_machine_config(const VmConfig& config) {
   if (config.payload.kernel.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
   }
-  if (config.platform.tee != TeeKind::kNone) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "confidential VMs (--platform tdx=on|sev_snp=on) are not wired into cvmm run yet");
-  }
-  if (config.payload.firmware) {
+  if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
   }
-  if (!config.disks.empty() || config.vsock) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "virtio devices (--disk, --vsock) are not wired into cvmm run yet");
+  if (config.vsock) {
+    return make_error(ErrorCode::kInvalidArgument, "--vsock is not wired into cvmm run yet");
   }
   return ok();
 }
@@ -120,6 +176,12 @@ Result<RamBacking> ram_backing(const MemoryConfig& memory) {
 }
 
 Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sys& sys) {
+  return create(config, make_plain_backend(), sys);
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
+                                                 std::unique_ptr<TeeBackend> backend,
+                                                 kvm::Sys& sys) {
   CVM_TRY(check_machine_config(config));
   CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
@@ -128,15 +190,28 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sy
   CVM_ASSIGN_OR_RETURN(images.kernel, read_optional(config.payload.kernel, "reading the kernel"));
   CVM_ASSIGN_OR_RETURN(images.initrd,
                        read_optional(config.payload.initramfs, "reading the initramfs"));
+  CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
+  CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
-  CVM_TRY(check_host(system));
+  CVM_TRY(check_host(system, *backend, config.platform));
+  if (backend->requirements().private_memory) {
+    // The backends (vmm/tdx, vmm/snp) and their launch plans exist and are ABI-tested, but
+    // the machine does not yet boot firmware or hand guest RAM to them.
+    return make_error(ErrorCode::kNotSupportedByHost,
+                      "{}: this host passes the {} host check, but cvmm run cannot launch "
+                      "confidential guests yet",
+                      platform_flag(config.platform.tee), backend->name());
+  }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ranges, backing));
   std::unique_ptr<Machine> machine(
       new Machine(std::move(system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
-  CVM_ASSIGN_OR_RETURN(machine->devices_, MachineDevices::create(machine->vm_, config.serial));
+  CVM_ASSIGN_OR_RETURN(machine->devices_,
+                       MachineDevices::create(machine->vm_, config.serial, *machine->memory_,
+                                              std::move(virtio)));
   CVM_ASSIGN_OR_RETURN(machine->runner_, VcpuRunner::create(machine->vcpus_, *machine->devices_));
   machine->devices_->attach(*machine->runner_);
   return machine;
@@ -148,7 +223,8 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   const bool emulating = emulating_host();
   CVM_ASSIGN_OR_RETURN(std::span<std::byte> low_ram, memory_->host_span(0, layout.low_ram_end));
   auto boot = x86::prepare_direct_boot(
-      low_ram, layout, boot_spec(config, images.kernel, images.initrd, emulating));
+      low_ram, layout,
+      boot_spec(config, images.kernel, images.initrd, emulating, images.virtio_slots));
   if (!boot) {
     return std::move(boot).error().context(config.payload.kernel);
   }
@@ -180,6 +256,7 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
 Result<int> Machine::run() {
   CVM_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::block());
   const uint64_t start_ns = devices::debug::monotonic_now_ns();
+  CVM_TRY(devices_->start());
   CVM_TRY(runner_->start_threads());
   const StopReport stop = runner_->wait(signals.fd());
   report(stop, start_ns);

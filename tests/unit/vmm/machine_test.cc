@@ -41,6 +41,8 @@ void script_host(kvm::RecordingSys& sys) {
   sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
   sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
   sys.set_extension(KVM_CAP_USER_MEMORY, 1);
+  sys.set_extension(KVM_CAP_IRQFD, 1);
+  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
   sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
     auto* list = reinterpret_cast<kvm_msr_list*>(arg);
     list->nmsrs = 2;
@@ -134,6 +136,108 @@ TEST(MachineTest, MissingKernelLeavesNothingBehind) {
   EXPECT_NE(::access(config.serial.file.c_str(), F_OK), 0);
 }
 
+TEST(MachineTest, DisksAreWiredInOrderWithIrqfdAndIoeventfd) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("disks");
+  const std::string disk_a = temp_path("disk_a.img");
+  const std::string disk_b = temp_path("disk_b.img");
+  for (const std::string& path : {disk_a, disk_b}) {
+    std::ofstream(path, std::ios::binary) << std::string(4096, '\0');
+  }
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk_a, false, "root"}, {disk_b, true, ""}};
+  auto machine = Machine::create(config, sys);
+  for (const std::string& path : {kernel, disk_a, disk_b}) {
+    ::unlink(path.c_str());
+  }
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  const auto irqfds = sys.calls_named("KVM_IRQFD");
+  ASSERT_EQ(irqfds.size(), 2u);
+  EXPECT_EQ(irqfds[0].arg_as<kvm_irqfd>().gsi, 5u);
+  EXPECT_EQ(irqfds[1].arg_as<kvm_irqfd>().gsi, 6u);
+  const auto ioeventfds = sys.calls_named("KVM_IOEVENTFD");
+  ASSERT_EQ(ioeventfds.size(), 2u);  // virtio-blk has one request queue
+  EXPECT_EQ(ioeventfds[0].arg_as<kvm_ioeventfd>().addr, 0xd0000050u);
+  EXPECT_EQ(ioeventfds[1].arg_as<kvm_ioeventfd>().addr, 0xd0001050u);
+  EXPECT_TRUE(in_order(sys.call_names(), {"KVM_SET_REGS", "KVM_IRQFD", "KVM_IOEVENTFD"}));
+}
+
+TEST(MachineTest, MissingDiskFailsBeforeAnyKvmObjectExists) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("nodisk");
+  VmConfig config = basic_config(kernel);
+  config.disks = {{"/nonexistent/disk.img", false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message(),
+            "--disk: disk image /nonexistent/disk.img: open: No such file or directory");
+  EXPECT_TRUE(sys.calls().empty());
+}
+
+TEST(MachineTest, DiskSizeNotAMultipleOf512IsRefused) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("odddisk");
+  const std::string disk = temp_path("odd.img");
+  std::ofstream(disk, std::ios::binary) << std::string(1000, 'x');
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk, false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ::unlink(disk.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_NE(machine.error().message().find("512"), std::string::npos)
+      << machine.error().message();
+  EXPECT_TRUE(sys.calls().empty());
+}
+
+/// A TEE backend whose host check fails, to check that the machine stops at the check.
+class UnavailableBackend final : public TeeBackend {
+ public:
+  std::string_view name() const noexcept override { return "tdx"; }
+  TeeRequirements requirements() const noexcept override {
+    return {.vm_type = KVM_X86_TDX_VM, .private_memory = true};
+  }
+  HostSupport check_host(const kvm::System&) const override {
+    return {.tee = "tdx", .available = false, .findings = {},
+            .reason = "KVM VM type KVM_X86_TDX_VM (5): not offered"};
+  }
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs&) const override {
+    return firmware::LaunchPlan{};
+  }
+  Result<void> init_vm(const kvm::System&, const kvm::Vm&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> launch(const kvm::Vm&, GuestMemory&, std::span<kvm::Vcpu>,
+                      const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+};
+
+TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("tee");
+  VmConfig config = basic_config(kernel);
+  config.platform.tee = TeeKind::kTdx;
+  auto machine = Machine::create(config, std::make_unique<UnavailableBackend>(), sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().code(), ErrorCode::kNotSupportedByHost);
+  EXPECT_EQ(machine.error().message(),
+            "--platform tdx=on: this host cannot run tdx guests: KVM VM type KVM_X86_TDX_VM (5): "
+            "not offered");
+  EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
+  EXPECT_EQ(sys.live_mappings(), 0u);
+}
+
 TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
   kvm::RecordingSys sys;
   const std::string kernel = write_kernel("nosplit");
@@ -149,8 +253,9 @@ TEST(MachineTest, ConfigChecks) {
   config.cpus.boot_vcpus = 0;
   EXPECT_EQ(check_machine_config(config).error().message(), "--cpus boot=0: must be 1 to 255");
   config = basic_config("/k");
-  config.platform.tee = TeeKind::kTdx;
-  EXPECT_FALSE(check_machine_config(config).has_value());
+  config.payload.firmware = "/usr/share/ovmf/OVMF.fd";
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--firmware is not supported by cvmm run yet");
   config = basic_config("");
   EXPECT_EQ(check_machine_config(config).error().message(), "--kernel is required");
   MemoryConfig memory;
