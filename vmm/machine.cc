@@ -194,9 +194,12 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                        x86::compute_memory_layout(config.memory.size_bytes));
   Images images;
-  CVM_ASSIGN_OR_RETURN(images.kernel, read_optional(config.payload.kernel, "reading the kernel"));
-  CVM_ASSIGN_OR_RETURN(images.initrd,
-                       read_optional(config.payload.initramfs, "reading the initramfs"));
+  if (config.platform.tee == TeeKind::kNone) {  // confidential guests read theirs as blobs
+    CVM_ASSIGN_OR_RETURN(images.kernel,
+                         read_optional(config.payload.kernel, "reading the kernel"));
+    CVM_ASSIGN_OR_RETURN(images.initrd,
+                         read_optional(config.payload.initramfs, "reading the initramfs"));
+  }
   CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
