@@ -135,7 +135,9 @@ class VsockGuestDriver {
     std::array<std::byte, vsock::kHeaderSize> raw{};
     vsock::encode_header(header, raw);
     tx_.put(base, raw);
-    tx_.put(base + vsock::kHeaderSize, payload);
+    if (!payload.empty()) {
+      tx_.put(base + vsock::kHeaderSize, payload);
+    }
     std::vector<DriverBuffer> chain;
     const uint32_t split = header_split.value_or(vsock::kHeaderSize);
     chain.push_back({base, split, false});
@@ -169,6 +171,8 @@ class VsockGuestDriver {
       out.push_back(std::move(p));
       pending_repost_.push_back(chain);
     }
+    // Like virtqueue_enable_cb(): ask for an interrupt at the next used buffer (EVENT_IDX).
+    rx_.set_used_event(rx_used_seen_);
     if (!rx_paused) {
       repost();
     }
@@ -223,6 +227,7 @@ class VsockGuestDriver {
         tx_in_flight_.pop_front();
       }
     }
+    tx_.set_used_event(tx_used_seen_);
   }
 
   VirtioDevice& device_;
@@ -313,7 +318,7 @@ class GuestVsockStack {
       if (std::chrono::steady_clock::now() > deadline) {
         return false;
       }
-      driver_.interrupt().wait(std::chrono::microseconds(500));
+      driver_.interrupt().wait(std::chrono::microseconds(200));
     }
   }
 
