@@ -65,11 +65,11 @@ void check_capability(const kvm::Vm& vm, long capability, std::string_view name,
                                    passed ? "ok" : "MISSING"));
 }
 
-/// KVM_TDX_CAPABILITIES and the private-memory capabilities, asked of a throw-away TD.
-void check_throwaway_td(const kvm::System& system, Findings& findings) {
+/// KVM_TDX_CAPABILITIES and the private-memory capabilities, asked of a probe TD.
+void check_probe_td(const kvm::System& system, Findings& findings) {
   auto vm = system.create_vm(KVM_X86_TDX_VM);
   if (!vm) {
-    findings.add(false, fmt::format("throw-away TD: {}", vm.error().message()));
+    findings.add(false, fmt::format("probe TD: {}", vm.error().message()));
     return;
   }
   auto caps = query_capabilities(*vm);
@@ -99,9 +99,9 @@ HostSupport check_tdx_host(const kvm::System& system, const std::string& module_
   check_vm_type(system, findings);
   check_module_parameter(module_parameter, findings);
   if (support.available) {
-    check_throwaway_td(system, findings);
+    check_probe_td(system, findings);
   } else {
-    support.findings.push_back("throw-away TD: not created (see above)");
+    support.findings.push_back("probe TD: not created (see above)");
   }
   auto split = system.check_extension(KVM_CAP_SPLIT_IRQCHIP);
   const bool has_split = split && *split > 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Whether this host can run a TD (tee-kvm-reference §2.5 steps 1-3), one finding per fact, in
-// check order; the reason is the first failing one. Creates one throw-away TD VM to ask the
+// check order; the reason is the first failing one. Creates one probe TD VM to ask the
 // TDX module for its capabilities; never maps guest memory.
 #pragma once
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Intel TDX backend (upstream Linux 6.16+ KVM ABI, tee-kvm-reference §2). The machine
 // obtains it through make_tdx_backend() and drives it through the TeeBackend steps:
-//   check_host    VM type 5 offered, kvm_intel.tdx=Y, KVM_TDX_CAPABILITIES on a throw-away TD,
+//   check_host    VM type 5 offered, kvm_intel.tdx=Y, KVM_TDX_CAPABILITIES on a probe TD,
 //                 guest_memfd, private memory attributes, split irqchip
 //   plan          firmware::tdx::build_tdx_launch_plan: the builder cvmm-measure folds
 //   init_vm       MapGPA exits, KVM_TDX_CAPABILITIES, APIC bus 25 MHz, KVM_TDX_INIT_VM
