@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "devices/debug/boot_timing_port.h"
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
+#include "devices/virtio/vsock/vsock_device.h"
 #include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
@@ -80,9 +82,10 @@ Result<std::vector<std::byte>> read_optional(const std::optional<std::string>& p
   return bytes;
 }
 
-/// Opens every --disk in order (the first becomes /dev/vda), before any KVM object exists,
-/// so a missing or unusable image fails with nothing created.
-Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
+/// Opens every --disk in order (the first becomes /dev/vda), then the vsock device (which
+/// binds its Unix socket), before any KVM object exists, so a missing or unusable image or
+/// socket path fails with nothing created. Slot order: disks, then vsock.
+Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_virtio_devices(
     const VmConfig& config) {
   namespace blk = devices::virtio::blk;
   std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> result;
@@ -93,6 +96,14 @@ Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
     }
     result.push_back(std::make_unique<blk::BlkDevice>(std::move(*file),
                                                       blk::BlkOptions{.serial = disk.id}));
+  }
+  if (config.vsock) {
+    auto vsock = devices::virtio::vsock::VsockDevice::create(config.vsock->cid,
+                                                              config.vsock->socket);
+    if (!vsock) {
+      return std::move(vsock).error().context("--vsock");
+    }
+    result.push_back(std::move(*vsock));
   }
   return result;
 }
@@ -152,14 +163,17 @@ Result<void> check_machine_config(const VmConfig& config) {
     return make_error(ErrorCode::kInvalidArgument, "--cpus boot={}: must be 1 to 255",
                       config.cpus.boot_vcpus);
   }
-  if (config.payload.kernel.empty()) {
+  if (config.platform.tee != TeeKind::kNone) {
+    if (!config.payload.firmware) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{} needs --firmware (TDVF for TDX, an SEV-SNP OVMF for SNP)",
+                        platform_flag(config.platform.tee));
+    }
+  } else if (config.payload.kernel.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
   }
   if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
-  }
-  if (config.vsock) {
-    return make_error(ErrorCode::kInvalidArgument, "--vsock is not wired into cvmm run yet");
   }
   return ok();
 }
@@ -187,20 +201,18 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                        x86::compute_memory_layout(config.memory.size_bytes));
   Images images;
-  CVM_ASSIGN_OR_RETURN(images.kernel, read_optional(config.payload.kernel, "reading the kernel"));
-  CVM_ASSIGN_OR_RETURN(images.initrd,
-                       read_optional(config.payload.initramfs, "reading the initramfs"));
-  CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
+  if (config.platform.tee == TeeKind::kNone) {  // confidential guests read theirs as blobs
+    CVM_ASSIGN_OR_RETURN(images.kernel,
+                         read_optional(config.payload.kernel, "reading the kernel"));
+    CVM_ASSIGN_OR_RETURN(images.initrd,
+                         read_optional(config.payload.initramfs, "reading the initramfs"));
+  }
+  CVM_ASSIGN_OR_RETURN(auto virtio, open_virtio_devices(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system, *backend, config.platform));
-  if (backend->requirements().private_memory) {
-    // The backends (vmm/tdx, vmm/snp) and their launch plans exist and are ABI-tested, but
-    // the machine does not yet boot firmware or hand guest RAM to them.
-    return make_error(ErrorCode::kNotSupportedByHost,
-                      "{}: this host passes the {} host check, but cvmm run cannot launch "
-                      "confidential guests yet",
-                      platform_flag(config.platform.tee), backend->name());
+  if (backend->requirements().private_memory || backend->requirements().firmware_boot) {
+    return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
   }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
@@ -209,12 +221,18 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
       new Machine(std::move(system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
-  CVM_ASSIGN_OR_RETURN(machine->devices_,
-                       MachineDevices::create(machine->vm_, config.serial, *machine->memory_,
-                                              std::move(virtio)));
-  CVM_ASSIGN_OR_RETURN(machine->runner_, VcpuRunner::create(machine->vcpus_, *machine->devices_));
-  machine->devices_->attach(*machine->runner_);
+  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
   return machine;
+}
+
+Result<void> Machine::finish_devices(
+    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+  CVM_ASSIGN_OR_RETURN(devices_,
+                       MachineDevices::create(vm_, config.serial, *memory_, std::move(virtio)));
+  CVM_ASSIGN_OR_RETURN(runner_, VcpuRunner::create(vcpus_, *devices_));
+  runner_->set_interceptor(backend_->exit_interceptor());
+  devices_->attach(*runner_);
+  return ok();
 }
 
 Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
@@ -289,6 +307,126 @@ void Machine::report(const StopReport& stop, uint64_t start_ns) const {
   if (stop.status != 0) {
     std::fprintf(stderr, "cvmm: %s\n", stop.reason.c_str());
   }
+}
+
+}  // namespace cvm::vmm
+
+namespace cvm::vmm {
+namespace {
+
+Result<firmware::Blob> read_blob(const std::optional<std::string>& path, std::string_view what) {
+  CVM_ASSIGN_OR_RETURN(auto bytes, read_optional(path, what));
+  if (bytes.empty()) {
+    return firmware::Blob{};
+  }
+  return std::make_shared<const std::vector<std::byte>>(std::move(bytes));
+}
+
+Result<TeeLaunchInputs> tee_inputs(const VmConfig& config) {
+  TeeLaunchInputs inputs;
+  CVM_ASSIGN_OR_RETURN(inputs.firmware, read_blob(config.payload.firmware, "reading the firmware"));
+  if (!config.payload.kernel.empty()) {
+    CVM_ASSIGN_OR_RETURN(inputs.kernel, read_blob(config.payload.kernel, "reading the kernel"));
+  }
+  CVM_ASSIGN_OR_RETURN(inputs.initrd,
+                       read_blob(config.payload.initramfs, "reading the initramfs"));
+  // Measured verbatim: cvmm-measure --cmdline must be given the same string.
+  inputs.cmdline = config.payload.cmdline;
+  inputs.vcpu_count = config.cpus.boot_vcpus;
+  inputs.memory_bytes = config.memory.size_bytes;
+  inputs.platform = config.platform;
+  return inputs;
+}
+
+/// Page-aligned guest-physical ranges the plan writes outside RAM (the firmware volume below
+/// 4 GiB), merged where adjacent or overlapping, so the machine can back them with private
+/// memory before launch.
+std::vector<RamRange> plan_ranges_outside(const firmware::LaunchPlan& plan,
+                                          const GuestMemory& memory) {
+  constexpr uint64_t kPage = 4096;
+  std::vector<RamRange> outside;
+  for (const firmware::PlanRange& range : plan.ranges) {
+    if (range.size == 0 || memory.contains(range.gpa, range.size)) {
+      continue;
+    }
+    const uint64_t start = range.gpa & ~(kPage - 1);
+    const uint64_t end = (range.gpa + range.size + kPage - 1) & ~(kPage - 1);
+    outside.push_back({start, end - start});
+  }
+  std::sort(outside.begin(), outside.end(),
+            [](const RamRange& a, const RamRange& b) { return a.gpa < b.gpa; });
+  std::vector<RamRange> merged;
+  for (const RamRange& range : outside) {
+    if (!merged.empty() && range.gpa <= merged.back().gpa + merged.back().size) {
+      const uint64_t end = std::max(merged.back().gpa + merged.back().size, range.gpa + range.size);
+      merged.back().size = end - merged.back().gpa;
+    } else {
+      merged.push_back(range);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+// The launch order of vmm/tee_backend.h, steps 2-7. Everything the guest's launch measurement
+// covers comes from `plan`, built by the same code cvmm-measure uses.
+Result<std::unique_ptr<Machine>> Machine::create_confidential(
+    const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+  const TeeRequirements needs = backend->requirements();
+  CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
+                       x86::compute_memory_layout(config.memory.size_bytes));
+  CVM_ASSIGN_OR_RETURN(const TeeLaunchInputs inputs, tee_inputs(config));
+  CVM_ASSIGN_OR_RETURN(const firmware::LaunchPlan plan, backend->build_launch_plan(inputs));
+
+  CVM_ASSIGN_OR_RETURN(kvm::Vm vm, system.create_vm(needs.vm_type));
+  if (needs.legacy_vmx_pages) {
+    CVM_TRY(vm.set_identity_map_addr(kIdentityMapAddress));
+    CVM_TRY(vm.set_tss_addr(kTssAddress));
+  }
+  CVM_TRY(vm.enable_split_irqchip(x86::kIoapicPins));
+  // needs.vm_tsc_khz: the TD keeps KVM's default, the host TSC frequency, which is also what
+  // CPUID 0x15 inside the TD reports; cvmm has no option to change it.
+  CVM_TRY(backend->init_vm(system, vm, plan));
+
+  CVM_ASSIGN_OR_RETURN(RamBacking backing, ram_backing(config.memory));
+  if (needs.private_memory) {
+    backing = RamBacking::kPrivate;
+  }
+  CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ram_ranges(layout), backing));
+  for (const RamRange& range : plan_ranges_outside(plan, *memory)) {
+    CVM_TRY(memory->add_region(vm, range));
+  }
+  std::unique_ptr<Machine> machine(
+      new Machine(std::move(system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(backend);
+  CVM_TRY(machine->create_tee_vcpus(config, plan));
+  CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
+  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  return machine;
+}
+
+Result<void> Machine::create_tee_vcpus(const VmConfig& config, const firmware::LaunchPlan& plan) {
+  const bool set_registers = backend_->requirements().vmm_sets_vcpu_registers;
+  std::vector<kvm_cpuid_entry2> cpuid;
+  std::vector<uint32_t> msrs;
+  if (set_registers) {
+    CVM_ASSIGN_OR_RETURN(cpuid, system_.supported_cpuid());
+    CVM_ASSIGN_OR_RETURN(msrs, system_.supported_msrs());
+  }
+  VcpuSetup setup{cpuid, msrs, {}};
+  setup.cpuid_policy.vcpu_count = config.cpus.boot_vcpus;
+  for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
+    CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
+    // CPUID, MSRs and LAPIC first: the SNP backend builds its CPUID page from vCPU 0's table.
+    if (set_registers) {
+      CVM_TRY(configure_vcpu(vcpu, setup));
+    }
+    CVM_TRY(backend_->init_vcpu(vm_, vcpu, plan));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return ok();
 }
 
 }  // namespace cvm::vmm

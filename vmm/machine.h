@@ -66,6 +66,16 @@ class Machine final {
                                                    const Images& images);
   void report(const StopReport& stop, uint64_t start_ns) const;
 
+  // Confidential guests (machine_tee.cc): the launch steps of vmm/tee_backend.h.
+  struct TeeLaunch;
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create_confidential(
+      const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+  [[nodiscard]] Result<void> create_tee_vcpus(const VmConfig& config,
+                                              const firmware::LaunchPlan& plan);
+  [[nodiscard]] Result<void> finish_devices(
+      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+
   std::unique_ptr<TeeBackend> backend_;  // outlives everything that may call into it
   kvm::System system_;
   std::unique_ptr<GuestMemory> memory_;
@@ -76,7 +86,7 @@ class Machine final {
 };
 
 /// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
-/// --firmware for plain VMs and no vsock (not part of this machine yet).
+/// --firmware for plain VMs.
 /// Errors: kInvalidArgument with the offending option.
 [[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
 

@@ -4,6 +4,8 @@
 #include "vmm/machine.h"
 
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,6 +165,49 @@ TEST(MachineTest, DisksAreWiredInOrderWithIrqfdAndIoeventfd) {
   EXPECT_TRUE(in_order(sys.call_names(), {"KVM_SET_REGS", "KVM_IRQFD", "KVM_IOEVENTFD"}));
 }
 
+TEST(MachineTest, VsockFollowsTheDisksAndOwnsItsSocketFile) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("vsock");
+  const std::string disk = temp_path("vsock_disk.img");
+  std::ofstream(disk, std::ios::binary) << std::string(4096, '\0');
+  const std::string socket = temp_path("vsock.sock");
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk, false, ""}};
+  config.vsock = VsockConfig{.cid = 42, .socket = socket};
+  {
+    auto machine = Machine::create(config, sys);
+    ASSERT_TRUE(machine.has_value()) << machine.error().message();
+    EXPECT_EQ(::access(socket.c_str(), F_OK), 0);  // bound before the guest runs
+    const auto irqfds = sys.calls_named("KVM_IRQFD");
+    ASSERT_EQ(irqfds.size(), 2u);
+    EXPECT_EQ(irqfds[1].arg_as<kvm_irqfd>().gsi, 6u);
+    const auto ioeventfds = sys.calls_named("KVM_IOEVENTFD");
+    ASSERT_EQ(ioeventfds.size(), 4u);  // blk: 1 queue; vsock: rx, tx, event
+    for (std::size_t i = 1; i < 4; ++i) {
+      EXPECT_EQ(ioeventfds[i].arg_as<kvm_ioeventfd>().addr, 0xd0001050u);
+      EXPECT_EQ(ioeventfds[i].arg_as<kvm_ioeventfd>().datamatch, i - 1);
+    }
+  }
+  EXPECT_NE(::access(socket.c_str(), F_OK), 0);  // removed with the machine
+  ::unlink(kernel.c_str());
+  ::unlink(disk.c_str());
+}
+
+TEST(MachineTest, UnusableVsockSocketPathFailsBeforeAnyKvmObjectExists) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("badvsock");
+  VmConfig config = basic_config(kernel);
+  config.vsock = VsockConfig{.cid = 3, .socket = "/nonexistent/dir/v.sock"};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message().rfind("--vsock: ", 0), 0u) << machine.error().message();
+  EXPECT_NE(machine.error().message().find("/nonexistent/dir/v.sock"), std::string::npos);
+  EXPECT_TRUE(sys.calls().empty());
+}
+
 TEST(MachineTest, MissingDiskFailsBeforeAnyKvmObjectExists) {
   kvm::RecordingSys sys;
   script_host(sys);
@@ -227,6 +272,7 @@ TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
   const std::string kernel = write_kernel("tee");
   VmConfig config = basic_config(kernel);
   config.platform.tee = TeeKind::kTdx;
+  config.payload.firmware = "/nonexistent/TDVF.fd";  // never read: the host check comes first
   auto machine = Machine::create(config, std::make_unique<UnavailableBackend>(), sys);
   ::unlink(kernel.c_str());
   ASSERT_FALSE(machine.has_value());
@@ -236,6 +282,109 @@ TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
             "not offered");
   EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
   EXPECT_EQ(sys.live_mappings(), 0u);
+}
+
+/// A confidential backend that records the launch steps the machine drives, with a plan that
+/// writes one page in RAM and the firmware volume just below 4 GiB.
+class RecordingTeeBackend final : public TeeBackend {
+ public:
+  explicit RecordingTeeBackend(std::vector<std::string>* steps) : steps_(steps) {}
+  std::string_view name() const noexcept override { return "tdx"; }
+  TeeRequirements requirements() const noexcept override {
+    return {.vm_type = KVM_X86_TDX_VM,
+            .private_memory = true,
+            .vmm_sets_vcpu_registers = false,
+            .firmware_boot = true,
+            .vm_tsc_khz = true,
+            .legacy_vmx_pages = false};
+  }
+  HostSupport check_host(const kvm::System&) const override {
+    steps_->push_back("check_host");
+    return {.tee = "tdx", .available = true, .findings = {}, .reason = {}};
+  }
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs& inputs) const override {
+    steps_->push_back(fmt::format("plan firmware={} vcpus={} cmdline={}",
+                                  inputs.firmware ? inputs.firmware->size() : 0,
+                                  inputs.vcpu_count, inputs.cmdline));
+    firmware::LaunchPlan plan;
+    const std::pair<uint64_t, uint64_t> ranges[] = {
+        {0x800000, 0x1000}, {0xffe00000, 0x100000}, {0xfff00000, 0x100000}};
+    for (const auto& [gpa, size] : ranges) {
+      firmware::PlanRange range;
+      range.gpa = gpa;
+      range.size = size;
+      plan.ranges.push_back(range);
+    }
+    return plan;
+  }
+  Result<void> init_vm(const kvm::System&, const kvm::Vm& vm,
+                       const firmware::LaunchPlan&) override {
+    steps_->push_back(fmt::format("init_vm type={}", vm.type()));
+    return ok();
+  }
+  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu& vcpu,
+                         const firmware::LaunchPlan&) override {
+    steps_->push_back(fmt::format("init_vcpu {}", vcpu.id()));
+    return ok();
+  }
+  Result<void> launch(const kvm::Vm&, GuestMemory& memory, std::span<kvm::Vcpu> vcpus,
+                      const firmware::LaunchPlan& plan) override {
+    bool covered = true;
+    for (const auto& range : plan.ranges) {
+      covered = covered && memory.contains(range.gpa, range.size);
+    }
+    steps_->push_back(fmt::format("launch vcpus={} backing={} covered={}", vcpus.size(),
+                                  to_string(memory.backing()), covered));
+    return ok();
+  }
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+
+ private:
+  std::vector<std::string>* steps_;
+};
+
+TEST(MachineTest, ConfidentialLaunchFollowsTheBackendOrder) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  sys.set_extension(KVM_CAP_VM_TYPES, (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM));
+  sys.set_extension(KVM_CAP_GUEST_MEMFD, 1);
+  sys.set_extension(KVM_CAP_USER_MEMORY2, 1);
+  sys.set_extension(KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  const std::string firmware = temp_path("tdvf.fd");
+  std::ofstream(firmware, std::ios::binary) << std::string(8192, '\x5a');
+  VmConfig config = basic_config("");
+  config.platform.tee = TeeKind::kTdx;
+  config.payload.firmware = firmware;
+  config.payload.cmdline = "console=hvc0";
+  std::vector<std::string> steps;
+  auto machine = Machine::create(config, std::make_unique<RecordingTeeBackend>(&steps), sys);
+  ::unlink(firmware.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  EXPECT_EQ(steps, (std::vector<std::string>{
+                       "check_host", "plan firmware=8192 vcpus=2 cmdline=console=hvc0",
+                       "init_vm type=5", "init_vcpu 0", "init_vcpu 1",
+                       "launch vcpus=2 backing=private covered=true"}));
+  const auto names = sys.call_names();
+  EXPECT_TRUE(in_order(names, {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
+                               "KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_VCPU",
+                               "KVM_CREATE_VCPU"}));
+  EXPECT_EQ(sys.calls_named("KVM_CREATE_VM").at(0).arg, static_cast<uintptr_t>(KVM_X86_TDX_VM));
+  // No VMX real-mode pages for a TD, and no register state: the TDX module owns it.
+  EXPECT_TRUE(sys.calls_named("KVM_SET_TSS_ADDR").empty());
+  EXPECT_TRUE(sys.calls_named("KVM_SET_REGS").empty());
+  EXPECT_TRUE(sys.calls_named("KVM_SET_CPUID2").empty());
+  // RAM (64 MiB) and the 2 MiB firmware volume below 4 GiB, each a guest_memfd slot.
+  const auto slots = sys.calls_named("KVM_SET_USER_MEMORY_REGION2");
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[1].arg_as<kvm_userspace_memory_region2>().guest_phys_addr, 0xffe00000u);
+  EXPECT_EQ(slots[1].arg_as<kvm_userspace_memory_region2>().memory_size, 0x200000u);
+}
+
+TEST(MachineTest, ConfidentialGuestNeedsFirmware) {
+  VmConfig config = basic_config("/k");
+  config.platform.tee = TeeKind::kSevSnp;
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--platform sev_snp=on needs --firmware (TDVF for TDX, an SEV-SNP OVMF for SNP)");
 }
 
 TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
