@@ -5,15 +5,13 @@
 // The guest finds its devices on the command line: with acpi=off, cvmm adds
 // virtio_mmio.device=4K@0xd0000000:5 (slot n: 0xd0000000 + n * 4 KiB, IRQ 5 + n).
 // Every test skips only when /dev/kvm does not exist.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "base/file.h"
 #include "tests/guest/guest_harness.h"
@@ -37,17 +35,18 @@ CvmmDisk disk(const std::filesystem::path& path, bool readonly = false, std::str
 
 struct CvmmRun {
   Result<int> status = 0;
-  GuestReport report;  // from the serial file
+  GuestReport report;       // from the serial file
   std::string cvmm_output;  // cvmm's own stdout+stderr
 };
 
 /// The argv of `cvmm run` for the test guest.
 std::vector<std::string> cvmm_argv(const TempDir& dir, const std::string& program_args,
                                    const std::vector<CvmmDisk>& disks, bool vsock) {
-  std::vector<std::string> argv = {CVMM_BINARY, "run", "--kernel", guest_elf_path(),
-                                   "--memory", "size=64M", "--serial",
-                                   "file=" + (dir.path() / "serial.txt").string(), "--cmdline",
-                                   "acpi=off " + program_args};
+  std::vector<std::string> argv = {CVMM_BINARY, "run",
+                                   "--kernel",  guest_elf_path(),
+                                   "--memory",  "size=64M",
+                                   "--serial",  "file=" + (dir.path() / "serial.txt").string(),
+                                   "--cmdline", "acpi=off " + program_args};
   for (const CvmmDisk& disk : disks) {
     argv.push_back("--disk");
     argv.push_back("path=" + disk.path + (disk.readonly ? ",readonly=on" : "") +
@@ -85,12 +84,12 @@ std::string describe(const CvmmRun& run) {
 
 bool has_cvmm_binary() { return std::string_view(CVMM_BINARY) != ""; }
 
-#define REQUIRE_KVM_AND_CVMM()                                                      \
-  do {                                                                              \
-    CVM_GUEST_REQUIRE_KVM();                                                        \
-    if (!has_cvmm_binary()) {                                                       \
-      GTEST_SKIP() << "the cvmm binary is not part of this build (tools/cvmm)";     \
-    }                                                                               \
+#define REQUIRE_KVM_AND_CVMM()                                                  \
+  do {                                                                          \
+    CVM_GUEST_REQUIRE_KVM();                                                    \
+    if (!has_cvmm_binary()) {                                                   \
+      GTEST_SKIP() << "the cvmm binary is not part of this build (tools/cvmm)"; \
+    }                                                                           \
   } while (false)
 
 class CvmmGuestTest : public ::testing::Test {
@@ -186,11 +185,11 @@ TEST_F(CvmmGuestTest, SecondDiskIsTheSecondSlotAndOnlyItChanges) {
 // ---- vsock (hybrid: the host end is cvmm's Unix socket)
 
 /// Skips while `cvmm run --vsock` is not wired in (cvmm says so and exits 2).
-#define SKIP_IF_VSOCK_UNWIRED(run)                                                  \
-  do {                                                                              \
-    if ((run).cvmm_output.find("--vsock is not wired") != std::string::npos) {      \
-      GTEST_SKIP() << "cvmm run --vsock is not wired into this cvmm yet";           \
-    }                                                                               \
+#define SKIP_IF_VSOCK_UNWIRED(run)                                             \
+  do {                                                                         \
+    if ((run).cvmm_output.find("--vsock is not wired") != std::string::npos) { \
+      GTEST_SKIP() << "cvmm run --vsock is not wired into this cvmm yet";      \
+    }                                                                          \
   } while (false)
 
 /// Bytes for the bulk vsock tests: 1 GiB, or 64 MiB on the nested kvm_pvm host, where most
@@ -209,8 +208,10 @@ TEST_F(CvmmGuestTest, VsockGuestToHostBulkStreamArrivesIntact) {
   auto listener = unix_listen(dir_->path() / ("vsock.sock_" + std::to_string(kPort)));
   ASSERT_TRUE(listener) << listener.error().message();
   auto child = ChildProcess::spawn(
-      cvmm_argv(*dir_, fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} vsock.seed=9",
-                                   kPort, bytes), {}, true),
+      cvmm_argv(*dir_,
+                fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} vsock.seed=9", kPort,
+                            bytes),
+                {}, true),
       path("cvmm.txt"));
   ASSERT_TRUE(child) << child.error().message();
   auto connection = accept_connection(*listener, std::chrono::seconds(30));
@@ -235,10 +236,11 @@ TEST_F(CvmmGuestTest, VsockGuestToHostBulkStreamArrivesIntact) {
 TEST_F(CvmmGuestTest, VsockHostToGuestEchoReturnsEveryByte) {
   REQUIRE_KVM_AND_CVMM();
   const uint64_t bytes = bulk_bytes() / 4;
-  auto child = ChildProcess::spawn(cvmm_argv(*dir_, "cvmmtest=vsock-echo vsock.port=1024", {}, true),
-                                   path("cvmm.txt"));
+  auto child = ChildProcess::spawn(
+      cvmm_argv(*dir_, "cvmmtest=vsock-echo vsock.port=1024", {}, true), path("cvmm.txt"));
   ASSERT_TRUE(child) << child.error().message();
-  auto connection = hybrid_vsock_connect(dir_->path() / "vsock.sock", 1024, std::chrono::seconds(30));
+  auto connection =
+      hybrid_vsock_connect(dir_->path() / "vsock.sock", 1024, std::chrono::seconds(30));
   if (!connection) {
     const CvmmRun run = finish(*dir_, child->wait(std::chrono::seconds(5)));
     SKIP_IF_VSOCK_UNWIRED(run);
@@ -249,8 +251,9 @@ TEST_F(CvmmGuestTest, VsockHostToGuestEchoReturnsEveryByte) {
   std::thread writer([&] {
     constexpr std::size_t kChunk = 1 << 20;
     for (uint64_t at = 0; at < bytes && sent; at += kChunk) {
-      sent = write_all(connection->get(),
-                       pattern_bytes(at, static_cast<std::size_t>(std::min<uint64_t>(kChunk, bytes - at)), 4));
+      sent = write_all(
+          connection->get(),
+          pattern_bytes(at, static_cast<std::size_t>(std::min<uint64_t>(kChunk, bytes - at)), 4));
     }
     ::shutdown(connection->get(), SHUT_WR);
   });
@@ -273,10 +276,13 @@ TEST_F(CvmmGuestTest, VsockSixtyFourConcurrentGuestConnections) {
   constexpr uint32_t kPort = 5001, kConnections = 64, kBytes = 256 * 1024;
   auto listener = unix_listen(dir_->path() / ("vsock.sock_" + std::to_string(kPort)));
   ASSERT_TRUE(listener) << listener.error().message();
-  auto child = ChildProcess::spawn(
-      cvmm_argv(*dir_, fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "
-                                   "vsock.bytes={}", kPort, kConnections, kBytes), {}, true),
-      path("cvmm.txt"));
+  auto child =
+      ChildProcess::spawn(cvmm_argv(*dir_,
+                                    fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "
+                                                "vsock.bytes={}",
+                                                kPort, kConnections, kBytes),
+                                    {}, true),
+                          path("cvmm.txt"));
   ASSERT_TRUE(child) << child.error().message();
   // Accept all 64 before reading any: the guest opens them all before sending.
   std::vector<UniqueFd> connections;
@@ -292,7 +298,8 @@ TEST_F(CvmmGuestTest, VsockSixtyFourConcurrentGuestConnections) {
   std::vector<Result<StreamSummary>> streams(kConnections, StreamSummary{});
   std::vector<std::thread> readers;
   for (uint32_t i = 0; i < kConnections; ++i) {
-    readers.emplace_back([&, i] { streams[i] = read_to_eof(connections[i].get(), kTimeout, kBytes); });
+    readers.emplace_back(
+        [&, i] { streams[i] = read_to_eof(connections[i].get(), kTimeout, kBytes); });
   }
   for (std::thread& reader : readers) {
     reader.join();
@@ -315,15 +322,17 @@ TEST_F(CvmmGuestTest, VsockSixtyFourConcurrentGuestConnections) {
     EXPECT_TRUE(std::equal(body.begin(), body.end(), streams[i]->head.begin() + 4))
         << "connection with index " << index << " carries the wrong bytes";
     EXPECT_EQ(run.report.value(fmt::format("vsock-multi conn={} ", index), "crc32"),
-              crc32_hex(streams[i]->crc)) << describe(run);
+              crc32_hex(streams[i]->crc))
+        << describe(run);
   }
   EXPECT_TRUE(run.report.has_line("vsock-multi connections=64 ok")) << describe(run);
 }
 
 TEST_F(CvmmGuestTest, VsockConnectToAPortWithoutListenerIsReset) {
   REQUIRE_KVM_AND_CVMM();
-  const CvmmRun run = finish(*dir_, run_process(cvmm_argv(*dir_, "cvmmtest=vsock-noport vsock.port=4321", {}, true),
-                                                path("cvmm.txt"), kTimeout));
+  const CvmmRun run =
+      finish(*dir_, run_process(cvmm_argv(*dir_, "cvmmtest=vsock-noport vsock.port=4321", {}, true),
+                                path("cvmm.txt"), kTimeout));
   SKIP_IF_VSOCK_UNWIRED(run);
   EXPECT_TRUE(run.report.has_line("vsock-noport port=4321 rst")) << describe(run);
   EXPECT_TRUE(run.report.has_line("vsock-noport ok")) << describe(run);

@@ -13,8 +13,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fmt/format.h>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "base/file.h"
 #include "base/hex.h"
@@ -107,8 +108,8 @@ Result<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-Result<int> run_process(const std::vector<std::string>& argv,
-                        const std::filesystem::path& output, std::chrono::milliseconds timeout) {
+Result<int> run_process(const std::vector<std::string>& argv, const std::filesystem::path& output,
+                        std::chrono::milliseconds timeout) {
   CVM_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::spawn(argv, output));
   return child.wait(timeout);
 }
@@ -122,8 +123,7 @@ bool GuestReport::has_line(std::string_view line) const {
   return false;
 }
 
-std::optional<std::string> GuestReport::value(std::string_view prefix,
-                                              std::string_view key) const {
+std::optional<std::string> GuestReport::value(std::string_view prefix, std::string_view key) const {
   const std::string needle = std::string(key) + "=";
   for (const std::string& line : lines) {
     if (!line.starts_with(prefix)) {
@@ -161,8 +161,7 @@ GuestReport parse_report(std::string_view output) {
 
 Result<GuestReport> read_report(const std::filesystem::path& output) {
   CVM_ASSIGN_OR_RETURN(const std::vector<std::byte> bytes, read_file(output.string()));
-  return parse_report(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return parse_report(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::vector<std::byte> disk_content(std::size_t size, uint32_t seed) {
@@ -205,9 +204,7 @@ std::vector<std::byte> pattern_bytes(uint64_t offset, std::size_t len, uint32_t 
   return bytes;
 }
 
-std::string sha256_hex(std::span<const std::byte> bytes) {
-  return to_hex(firmware::sha256(bytes));
-}
+std::string sha256_hex(std::span<const std::byte> bytes) { return to_hex(firmware::sha256(bytes)); }
 
 uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc) {
   static const std::array<uint32_t, 256> kTable = [] {

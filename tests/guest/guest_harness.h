@@ -73,8 +73,8 @@ class ChildProcess {
 };
 
 /// Runs argv to completion; `output` receives stdout+stderr. Returns the exit status.
-Result<int> run_process(const std::vector<std::string>& argv,
-                        const std::filesystem::path& output, std::chrono::milliseconds timeout);
+Result<int> run_process(const std::vector<std::string>& argv, const std::filesystem::path& output,
+                        std::chrono::milliseconds timeout);
 
 /// The guest's report: every line that starts with "CVMMTEST " (prefix removed, no CR).
 struct GuestReport {
@@ -119,8 +119,7 @@ struct StreamSummary {
   std::vector<std::byte> head;  // the first `keep` bytes
 };
 /// Reads until EOF (or an error such as ECONNRESET after data, which ends the stream too).
-Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout,
-                                  std::size_t keep = 0);
+Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout, std::size_t keep = 0);
 /// send() until done; MSG_NOSIGNAL, so a closed peer is an error, not SIGPIPE.
 Result<void> write_all(int fd, std::span<const std::byte> bytes);
 

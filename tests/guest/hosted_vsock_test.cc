@@ -42,8 +42,8 @@ Header decode(std::span<const std::byte> b) {
   auto u64 = [&](std::size_t at) { return load_le<uint64_t>(b.subspan(at).first<8>()); };
   auto u32 = [&](std::size_t at) { return load_le<uint32_t>(b.subspan(at).first<4>()); };
   auto u16 = [&](std::size_t at) { return load_le<uint16_t>(b.subspan(at).first<2>()); };
-  return Header{u64(0), u64(8), u32(16), u32(20), u32(24), u16(28), u16(30), u32(32), u32(36),
-                u32(40)};
+  return Header{u64(0),  u64(8),  u32(16), u32(20), u32(24),
+                u16(28), u16(30), u32(32), u32(36), u32(40)};
 }
 
 std::vector<std::byte> encode(const Header& h, std::span<const std::byte> payload) {
@@ -149,8 +149,8 @@ class HostPeerVsock final : public virtio::VirtioDevice {
   static constexpr std::array<uint16_t, 3> kQueueSizes = {128, 128, 16};
 
   void send(HostStream& s, uint16_t op, uint32_t flags, std::span<const std::byte> payload = {}) {
-    Header h{kHostCid, kGuestCid, s.host_port, s.guest_port, 0, 1, op, flags, host_buf_alloc_,
-             s.fwd_cnt};
+    Header h{kHostCid, kGuestCid, s.host_port, s.guest_port,    0,
+             1,        op,        flags,       host_buf_alloc_, s.fwd_cnt};
     s.fwd_cnt_sent = s.fwd_cnt;
     pending_.push_back(Pending{encode(h, payload), &s, s.fwd_cnt});
   }
@@ -264,7 +264,8 @@ class HostPeerVsock final : public virtio::VirtioDevice {
     }
     s.crc = crc32(payload, s.crc);
     const std::size_t keep = std::min(payload.size(), kKeep - std::min(kKeep, s.head.size()));
-    s.head.insert(s.head.end(), payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(keep));
+    s.head.insert(s.head.end(), payload.begin(),
+                  payload.begin() + static_cast<std::ptrdiff_t>(keep));
     s.received += payload.size();
     s.fwd_cnt += static_cast<uint32_t>(payload.size());  // consumed at once
     if (s.fwd_cnt - s.fwd_cnt_sent >= host_buf_alloc_ / 2) {
@@ -329,8 +330,9 @@ TEST(HostedVsockTest, GuestStreamFitsASmallHostWindowAndArrivesIntact) {
   peer.listen(5000);
   constexpr uint64_t kBytes = 1 << 20;
   const GuestReport r =
-      run_with(peer, "cvmmtest=vsock-send vsock.port=5000 vsock.bytes=1048576 vsock.seed=9 "
-                     "vsock.timeout=20000");
+      run_with(peer,
+               "cvmmtest=vsock-send vsock.port=5000 vsock.bytes=1048576 vsock.seed=9 "
+               "vsock.timeout=20000");
   ASSERT_EQ(peer.streams().size(), 1u) << r.full_output;
   const HostStream& s = peer.streams().begin()->second;
   EXPECT_EQ(s.received, kBytes) << r.full_output;
@@ -364,8 +366,9 @@ TEST(HostedVsockTest, SixtyFourConcurrentConnectionsCarryTheirOwnStreams) {
   HostPeerVsock peer(32 * 1024);
   peer.listen(5001);
   constexpr uint32_t kBytes = 40000;
-  const GuestReport r = run_with(peer, "cvmmtest=vsock-multi vsock.port=5001 vsock.count=64 "
-                                       "vsock.bytes=40000 vsock.timeout=20000");
+  const GuestReport r = run_with(peer,
+                                 "cvmmtest=vsock-multi vsock.port=5001 vsock.count=64 "
+                                 "vsock.bytes=40000 vsock.timeout=20000");
   ASSERT_EQ(peer.streams().size(), 64u) << r.full_output;
   std::vector<bool> seen(64, false);
   for (const auto& [key, s] : peer.streams()) {

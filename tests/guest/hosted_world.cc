@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tests/guest/hosted_world.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
 #include <map>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "base/byte_reader.h"
 
@@ -110,8 +110,7 @@ extern "C" void hosted_port_write(uint16_t port, uint8_t value) {
 }
 
 extern "C" uint8_t hosted_port_read(uint16_t port) {
-  return port == cvm::test::guest::kCom1LineStatus ? cvm::test::guest::kLineStatusThrEmpty
-                                                   : 0xff;
+  return port == cvm::test::guest::kCom1LineStatus ? cvm::test::guest::kLineStatusThrEmpty : 0xff;
 }
 
 extern "C" uint32_t hosted_mmio_read(uintptr_t address, unsigned size) {

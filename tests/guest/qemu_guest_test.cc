@@ -3,11 +3,10 @@
 // emulation, no KVM) boots the same ELF through its PVH note, with QEMU's own virtio-mmio
 // transport and virtio-blk / vhost-vsock devices. These tests prove the guest's drivers
 // against an implementation independent of cvmm, on hosts without /dev/kvm.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/vm_sockets.h>
 #include <sys/socket.h>
-
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <thread>
@@ -27,11 +26,11 @@ constexpr std::size_t kDiskBytes = 1 << 20;
 
 bool qemu_missing() { return ::access(kQemu, X_OK) != 0; }
 
-#define REQUIRE_QEMU()                                                                    \
-  do {                                                                                    \
-    if (qemu_missing()) {                                                                 \
+#define REQUIRE_QEMU()                                                                        \
+  do {                                                                                        \
+    if (qemu_missing()) {                                                                     \
       GTEST_SKIP() << kQemu << " is absent (scripts/setup-host.sh installs qemu-system-x86)"; \
-    }                                                                                     \
+    }                                                                                         \
   } while (false)
 
 struct QemuDisk {
@@ -51,11 +50,30 @@ struct QemuRun {
 std::vector<std::string> qemu_argv(const std::string& append, const std::vector<QemuDisk>& disks,
                                    std::optional<uint32_t> vsock_cid) {
   std::vector<std::string> argv = {
-      kQemu, "-M", "microvm,accel=tcg,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
-      "-global", "virtio-mmio.force-legacy=false", "-m", "64M", "-smp", "1", "-nodefaults",
-      "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot", "-serial",
-      "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", guest_elf_path(),
-      "-append", append};
+      kQemu,
+      "-M",
+      "microvm,accel=tcg,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
+      "-global",
+      "virtio-mmio.force-legacy=false",
+      "-m",
+      "64M",
+      "-smp",
+      "1",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-no-reboot",
+      "-serial",
+      "stdio",
+      "-device",
+      "isa-debug-exit,iobase=0xf4,iosize=4",
+      "-kernel",
+      guest_elf_path(),
+      "-append",
+      append};
   for (std::size_t i = 0; i < disks.size(); ++i) {
     const std::string id = "disk" + std::to_string(i);
     argv.push_back("-drive");
@@ -114,8 +132,7 @@ TEST(QemuGuestTest, BlkReadWriteMatchesTheHostImage) {
   const auto written = pattern_bytes(0, kLength, kSeed);
   std::copy(written.begin(), written.end(), expected.begin() + kOffset);
 
-  const QemuRun run = run_qemu(*dir,
-                               "cvmmtest=blk-rw blk.offset=8192 blk.length=69632 blk.seed=3",
+  const QemuRun run = run_qemu(*dir, "cvmmtest=blk-rw blk.offset=8192 blk.length=69632 blk.seed=3",
                                {{disk.string(), false, ""}});
   const GuestReport& r = run.report;
   EXPECT_TRUE(r.has_line("blk-rw capacity=2048 readonly=0 flush=1")) << r.full_output;
@@ -186,7 +203,8 @@ Result<UniqueFd> vsock_listen(uint32_t port) {
   address.svm_family = AF_VSOCK;
   address.svm_cid = VMADDR_CID_ANY;
   address.svm_port = port;
-  if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+  if (fd.get() < 0 ||
+      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
       ::listen(fd.get(), 128) != 0) {
     return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK listen on port {}", port), errno);
   }
@@ -194,7 +212,8 @@ Result<UniqueFd> vsock_listen(uint32_t port) {
 }
 
 /// Connects to the guest, retrying while it boots and starts listening.
-Result<UniqueFd> vsock_connect_guest(uint32_t cid, uint32_t port, std::chrono::milliseconds timeout) {
+Result<UniqueFd> vsock_connect_guest(uint32_t cid, uint32_t port,
+                                     std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -235,8 +254,11 @@ TEST(QemuGuestTest, VsockGuestToHostStreamArrivesIntact) {
   constexpr uint64_t kBytes = 4 << 20;
   auto listener = vsock_listen(kPort);
   ASSERT_TRUE(listener) << listener.error().message();
-  auto child = start_qemu_vsock(*dir, fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} "
-                                                  "vsock.seed=9", kPort, kBytes), unique_cid());
+  auto child = start_qemu_vsock(*dir,
+                                fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} "
+                                            "vsock.seed=9",
+                                            kPort, kBytes),
+                                unique_cid());
   ASSERT_TRUE(child) << child.error().message();
   auto connection = accept_connection(*listener, std::chrono::seconds(20));
   ASSERT_TRUE(connection) << connection.error().message();
@@ -246,7 +268,8 @@ TEST(QemuGuestTest, VsockGuestToHostStreamArrivesIntact) {
   ASSERT_TRUE(stream) << stream.error().message() << run.report.full_output;
   EXPECT_EQ(stream->bytes, kBytes);
   EXPECT_EQ(crc32_hex(stream->crc), crc32_hex(pattern_crc(kBytes, 9)));
-  EXPECT_EQ(run.report.value("vsock-send port", "crc32"), crc32_hex(stream->crc)) << run.report.full_output;
+  EXPECT_EQ(run.report.value("vsock-send port", "crc32"), crc32_hex(stream->crc))
+      << run.report.full_output;
   EXPECT_TRUE(run.report.has_line("vsock-send ok")) << run.report.full_output;
 }
 
@@ -283,8 +306,10 @@ TEST(QemuGuestTest, VsockSixtyFourConcurrentGuestConnections) {
   constexpr uint32_t kPort = 5001, kConnections = 64, kBytes = 16 * 1024;
   auto listener = vsock_listen(kPort);
   ASSERT_TRUE(listener) << listener.error().message();
-  auto child = start_qemu_vsock(*dir, fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "
-                                                  "vsock.bytes={}", kPort, kConnections, kBytes),
+  auto child = start_qemu_vsock(*dir,
+                                fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "
+                                            "vsock.bytes={}",
+                                            kPort, kConnections, kBytes),
                                 unique_cid());
   ASSERT_TRUE(child) << child.error().message();
   std::vector<UniqueFd> connections;
