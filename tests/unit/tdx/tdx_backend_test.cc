@@ -452,6 +452,47 @@ TEST(TdxAbiModelTest, UnsupportedAttributesGetTheModuleStatusDecoded) {
   EXPECT_EQ(refused.error().code(), ErrorCode::kNotSupportedByHost);
 }
 
+TEST(TdxAbiModelTest, ModuleStatusIsDecodedIntoTheError) {
+  // A deliberately wrong INIT_VM (DEBUG, which the model's module does not offer): the model
+  // answers EINVAL with hw_error TDX_OPERAND_INVALID, as KVM passes the SEAMCALL status back.
+  Launch t;
+  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
+  ASSERT_TRUE(t.create_vm().has_value());
+  ASSERT_TRUE(vmm::tdx::query_capabilities(*t.vm).has_value());
+  ASSERT_TRUE(t.vm->enable_cap(KVM_CAP_X86_APIC_BUS_CYCLES_NS, {40}).has_value());
+  vmm::tdx::TdInitParams params;
+  params.attributes = vmm::tdx::kTdAttributeDebug;
+  auto result = vmm::tdx::init_td(*t.vm, params);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), ErrorCode::kTeeFirmware);
+  EXPECT_EQ(result.error().fw_status(), 0xC000010000000000u);
+  EXPECT_EQ(result.error().message(),
+            "KVM_TDX_INIT_VM: KVM_MEMORY_ENCRYPT_OP: Invalid argument, TDX module status "
+            "TDX_OPERAND_INVALID (0xc000010000000000)");
+}
+
+TEST(TdxCpuidTest, FilterKeepsConfigurableLeavesAndBits) {
+  const auto filtered =
+      vmm::tdx::filter_cpuid_for_td(TdxAbiModel::host_cpuid(), TdxAbiModel::configurable_cpuid());
+  std::vector<std::pair<uint32_t, uint32_t>> leaves;
+  for (const auto& e : filtered) {
+    leaves.emplace_back(e.function, e.index);
+  }
+  EXPECT_EQ(leaves, (std::vector<std::pair<uint32_t, uint32_t>>{
+                        {0x1, 0}, {0x7, 0}, {0x7, 1}, {0xd, 0}, {0xd, 1}, {0x80000001, 0},
+                        {0x80000008, 0}}));
+  EXPECT_EQ(filtered[0].ecx, 0xfffa3223u & 0x31fa3203u);
+  EXPECT_EQ(filtered[2].eax, 0x00001c30u & 0x00201c30u);
+  EXPECT_EQ(filtered[4].ecx, 0x00019900u & 0x00019800u);
+}
+
+TEST(TdxCpuidTest, XfamIsHostXcr0AndXssWithinTheModuleMask) {
+  const auto host = TdxAbiModel::host_cpuid();
+  EXPECT_EQ(vmm::tdx::choose_xfam(host, ~uint64_t{0}), 0x602e7u | 0x19900u);
+  EXPECT_EQ(vmm::tdx::choose_xfam(host, 0x3), 0x3u);
+  EXPECT_EQ(vmm::tdx::choose_xfam({}, ~uint64_t{0}), 0u);
+}
+
 // ---- host check ----------------------------------------------------------------------------
 
 std::string write_temp(const std::string& name, const std::string& text) {
