@@ -3,7 +3,9 @@
 //   KVM_EXIT_MEMORY_FAULT, KVM_EXIT_HYPERCALL(MAP_GPA_RANGE)  -> MemoryConversionHandler
 //   KVM_EXIT_TDX (40), TDVMCALL leaf in kvm_run.tdx.nr:
 //     0x10000 GetTdVmCallInfo   leaf 1: report the TDVMCALLs KVM and cvmm implement
-//     0x10002 GetQuote          forward the TDREPORT to the quote service (or report it absent)
+//     0x10002 GetQuote          forward the TDREPORT (raw, or inside a framed QGS request, which
+//                               then gets a framed response) to the quote service, or report
+//                               the service absent
 //     0x10004 SetupEventNotifyInterrupt   remember the vector and the vCPU
 //     others                    left at KVM's preset SUBFUNC_UNSUPPORTED
 //   KVM_EXIT_SYSTEM_EVENT type KVM_SYSTEM_EVENT_TDX_FATAL (ReportFatalError): stop the VM with

@@ -70,6 +70,24 @@ TEST(QgsMessageTest, BadResponsesAreErrors) {
   EXPECT_FALSE(decode_qgs_get_quote_response(bytes({1, 0})).has_value());
 }
 
+TEST(QgsMessageTest, FramedRequestsFromGuestsAreRecognised) {
+  const auto framed = encode_qgs_get_quote_request(bytes({4, 5, 6}));
+  auto report = framed_qgs_request_report(framed);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(std::vector<std::byte>(report->begin(), report->end()), bytes({4, 5, 6}));
+  // A raw TDREPORT (Linux's driver) is not mistaken for one.
+  EXPECT_FALSE(framed_qgs_request_report(std::vector<std::byte>(1024, std::byte{0x11})));
+  auto wrong_length = framed;
+  wrong_length[3] = std::byte{99};
+  EXPECT_FALSE(framed_qgs_request_report(wrong_length));
+  EXPECT_FALSE(framed_qgs_request_report(bytes({0, 0, 0, 1, 1})));
+  // The response a framed guest gets decodes back to the quote.
+  const auto response_frame = encode_qgs_get_quote_response(bytes({8, 9}));
+  auto quote = decode_qgs_get_quote_response(std::span(response_frame).subspan(4));
+  ASSERT_TRUE(quote.has_value()) << quote.error().message();
+  EXPECT_EQ(*quote, bytes({8, 9}));
+}
+
 TEST(QgsSocketTest, OneRequestOverAUnixSocket) {
   const std::string path = ::testing::TempDir() + "qgs-test.sock";
   ::unlink(path.c_str());
