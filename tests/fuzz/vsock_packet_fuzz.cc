@@ -20,7 +20,7 @@ using namespace cvm::devices::virtio::vsock;
 
 namespace {
 constexpr uint64_t kGuestCid = 3;
-constexpr std::size_t kMemSize = 0x30000;
+constexpr std::size_t kMaxBytes = 0x10000 + kHeaderSize + 1;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -31,9 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 + pieces) {
     return 0;
   }
-  BufferGuestMemory memory(0, kMemSize);
   const uint8_t* bytes = data + 1 + pieces;
-  const std::size_t total = std::min<std::size_t>(size - 1 - pieces, 0x10000 + kHeaderSize);
+  const std::size_t total = std::min<std::size_t>(size - 1 - pieces, kMaxBytes);
+  BufferGuestMemory memory(0, total + 1);  // sized to the input: a run costs no 64 KiB memset
   std::memcpy(memory.bytes().data(), bytes, total);
   // Descriptor i covers the next `split` bytes (the last takes the rest), placed in order.
   DescriptorChain chain;
