@@ -137,7 +137,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Combination{1, false, false, ""}, Combination{2, false, false, ""},
                       Combination{3, true, false, ""},
                       Combination{1, true, true, "console=ttyS0"},
-                      Combination{4, true, true, "root=/dev/vda rw"}));
+                      Combination{4, true, true, "root=/dev/vda rw"}),
+    [](const ::testing::TestParamInfo<Combination>& param_info) {
+      const Combination& c = param_info.param;
+      return fmt::format("Vcpus{}{}{}", c.vcpus, c.kernel ? "Kernel" : "NoKernel",
+                         c.initrd ? "Initrd" : "");
+    });
 
 TEST(SnpMeasurementTest, VmsaFeaturesReachTheDigest) {
   LaunchConfig config;
