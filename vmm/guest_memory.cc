@@ -78,6 +78,35 @@ Result<void> map_guest_memfd(const kvm::Vm& vm, GuestMemory::Region& region) {
   return vm.set_user_memory_region2(slot);
 }
 
+Result<void> check_private_memory_support(const kvm::Vm& vm) {
+  CVM_TRY(check_guest_memfd_support(vm));
+  CVM_ASSIGN_OR_RETURN(const long attributes, vm.check_extension(KVM_CAP_MEMORY_ATTRIBUTES));
+  if (attributes < 0 || (static_cast<uint64_t>(attributes) & KVM_MEMORY_ATTRIBUTE_PRIVATE) == 0) {
+    return make_error(ErrorCode::kNotSupportedByHost,
+                      "private guest RAM needs KVM_MEMORY_ATTRIBUTE_PRIVATE in "
+                      "KVM_CAP_MEMORY_ATTRIBUTES for VM type {}; this host reports {:#x}",
+                      vm.type(), attributes);
+  }
+  return ok();
+}
+
+/// Shared side: anonymous memory; private side: guest_memfd without MMAP/INIT_SHARED (§1.3);
+/// slot via KVM_SET_USER_MEMORY_REGION2 (§1.4); then the whole slot becomes private (§1.5).
+Result<void> map_private(const kvm::Vm& vm, GuestMemory::Region& region) {
+  CVM_ASSIGN_OR_RETURN(region.mapping, map_anonymous(vm, {region.gpa, region.size}, false));
+  CVM_ASSIGN_OR_RETURN(region.guest_memfd, vm.create_guest_memfd(region.size, 0));
+  kvm_userspace_memory_region2 slot{};
+  slot.slot = region.slot;
+  slot.flags = KVM_MEM_GUEST_MEMFD;
+  slot.guest_phys_addr = region.gpa;
+  slot.memory_size = region.size;
+  slot.userspace_addr = reinterpret_cast<uint64_t>(region.mapping.data());
+  slot.guest_memfd_offset = 0;
+  slot.guest_memfd = static_cast<uint32_t>(region.guest_memfd->fd());
+  CVM_TRY(vm.set_user_memory_region2(slot));
+  return vm.set_memory_attributes(region.gpa, region.size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+}
+
 }  // namespace
 
 std::string_view to_string(RamBacking backing) noexcept {
@@ -88,6 +117,8 @@ std::string_view to_string(RamBacking backing) noexcept {
       return "hugepages";
     case RamBacking::kGuestMemfd:
       return "guest_memfd";
+    case RamBacking::kPrivate:
+      return "private";
   }
   return "unknown";
 }
@@ -132,6 +163,8 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const kvm::Vm& vm,
   CVM_TRY(validate_ram_ranges(ranges, backing));
   if (backing == RamBacking::kGuestMemfd) {
     CVM_TRY(check_guest_memfd_support(vm));
+  } else if (backing == RamBacking::kPrivate) {
+    CVM_TRY(check_private_memory_support(vm));
   }
   std::unique_ptr<GuestMemory> memory(new GuestMemory(backing));
   memory->regions_.reserve(ranges.size());
@@ -140,15 +173,44 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::create(const kvm::Vm& vm,
     region.gpa = range.gpa;
     region.size = range.size;
     region.slot = static_cast<uint32_t>(memory->regions_.size() - 1);
-    if (backing == RamBacking::kGuestMemfd) {
-      CVM_TRY(map_guest_memfd(vm, region));
-      continue;
-    }
-    CVM_ASSIGN_OR_RETURN(region.mapping,
-                         map_anonymous(vm, range, backing == RamBacking::kHugepages));
-    CVM_TRY(register_slot_v1(vm, region));
+    CVM_TRY(memory->map_region(vm, region));
   }
   return memory;
+}
+
+Result<void> GuestMemory::map_region(const kvm::Vm& vm, Region& region) const {
+  switch (backing_) {
+    case RamBacking::kGuestMemfd:
+      return map_guest_memfd(vm, region);
+    case RamBacking::kPrivate:
+      return map_private(vm, region);
+    case RamBacking::kAnonymous:
+    case RamBacking::kHugepages:
+      break;
+  }
+  CVM_ASSIGN_OR_RETURN(region.mapping, map_anonymous(vm, {region.gpa, region.size},
+                                                     backing_ == RamBacking::kHugepages));
+  return register_slot_v1(vm, region);
+}
+
+Result<void> GuestMemory::add_region(const kvm::Vm& vm, const RamRange& range) {
+  const RamRange single[] = {range};
+  CVM_TRY(validate_ram_ranges(single, backing_));
+  for (const Region& existing : regions_) {
+    if (range.gpa < existing.gpa + existing.size && existing.gpa < range.gpa + range.size) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "guest memory range [{:#x}, {:#x}) overlaps slot {} at [{:#x}, {:#x})",
+                        range.gpa, range.gpa + range.size, existing.slot, existing.gpa,
+                        existing.gpa + existing.size);
+    }
+  }
+  Region region;
+  region.gpa = range.gpa;
+  region.size = range.size;
+  region.slot = regions_.empty() ? 0 : regions_.back().slot + 1;
+  CVM_TRY(map_region(vm, region));
+  regions_.push_back(std::move(region));
+  return ok();
 }
 
 const GuestMemory::Region* GuestMemory::find(uint64_t gpa, uint64_t size) const noexcept {

@@ -8,6 +8,12 @@
 //   kHugepages   as above with MAP_HUGETLB (2 MiB pages from the host's hugetlbfs pool)
 //   kGuestMemfd  KVM_CREATE_GUEST_MEMFD(MMAP | INIT_SHARED), mmap of that fd, slot via
 //                KVM_SET_USER_MEMORY_REGION2 + KVM_MEM_GUEST_MEMFD (tee-kvm-reference §1.3-1.4)
+//   kPrivate     confidential VMs (TDX, SEV-SNP): the shared side is anonymous memory (the
+//                `mapping`), the private side a guest_memfd created without MMAP/INIT_SHARED
+//                (the host cannot read it); slot via KVM_SET_USER_MEMORY_REGION2 +
+//                KVM_MEM_GUEST_MEMFD, then KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) over the slot, as
+//                QEMU does: guest RAM starts private and vmm/private_memory.h converts ranges.
+//                read()/write()/host_span() reach only the shared side.
 //
 // Ownership order: the host mappings must outlive the memory slots that point at them, and
 // vCPUs must stop before memory is torn down. vmm::Machine declares GuestMemory before the
@@ -35,7 +41,7 @@ struct RamRange {
   uint64_t size = 0;
 };
 
-enum class RamBacking { kAnonymous, kHugepages, kGuestMemfd };
+enum class RamBacking { kAnonymous, kHugepages, kGuestMemfd, kPrivate };
 
 std::string_view to_string(RamBacking backing) noexcept;
 
@@ -49,7 +55,8 @@ uint64_t backing_alignment(RamBacking backing) noexcept;
 
 class GuestMemory final : public GuestMemoryView {
  public:
-  /// One mapped and registered range. `slot` is its KVM memory slot number.
+  /// One mapped and registered range. `slot` is its KVM memory slot number. For kPrivate,
+  /// `mapping` is the shared side and `guest_memfd` (offset 0 = `gpa`) the private side.
   struct Region {
     uint64_t gpa = 0;
     uint64_t size = 0;
@@ -69,6 +76,12 @@ class GuestMemory final : public GuestMemoryView {
   [[nodiscard]] static Result<std::unique_ptr<GuestMemory>> create(
       const kvm::Vm& vm, std::span<const RamRange> ranges, RamBacking backing);
 
+  /// Maps and registers one more range with this memory's backing as the next slot (e.g. the
+  /// TDVF firmware region of a TD, which lies outside RAM but must be private memory).
+  /// Errors: as create(), and kInvalidArgument if `range` overlaps an existing region.
+  /// Call before vCPUs run (the region list is not synchronised).
+  [[nodiscard]] Result<void> add_region(const kvm::Vm& vm, const RamRange& range);
+
   [[nodiscard]] Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
   [[nodiscard]] Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
   [[nodiscard]] bool contains(uint64_t gpa, uint64_t length) const override;
@@ -87,6 +100,8 @@ class GuestMemory final : public GuestMemoryView {
   explicit GuestMemory(RamBacking backing) noexcept : backing_(backing) {}
   /// The region holding [gpa, gpa + size) entirely, or nullptr.
   const Region* find(uint64_t gpa, uint64_t size) const noexcept;
+  /// Maps `region` (gpa/size/slot set) with backing_ and registers its slot.
+  [[nodiscard]] Result<void> map_region(const kvm::Vm& vm, Region& region) const;
 
   RamBacking backing_;
   std::vector<Region> regions_;

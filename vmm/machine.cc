@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -11,6 +12,9 @@
 
 #include "base/file.h"
 #include "devices/debug/boot_timing_port.h"
+#include "devices/virtio/blk/blk_device.h"
+#include "devices/virtio/blk/disk_file.h"
+#include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
 #include "vmm/x86/direct_boot.h"
@@ -23,19 +27,30 @@ namespace {
 /// (nested-kvm-notes.md); on it, cvmm hides those features from the guest.
 bool emulating_host() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
 
-Result<void> check_host(const kvm::System& system) {
-  constexpr std::pair<long, const char*> kRequired[] = {
-      {KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP"},
-      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-  };
-  for (const auto& [capability, name] : kRequired) {
-    CVM_ASSIGN_OR_RETURN(const long present, system.check_extension(capability));
-    if (present <= 0) {
-      return make_error(ErrorCode::kNotSupportedByHost, "this host's KVM lacks {}", name);
-    }
+std::string_view platform_flag(TeeKind tee) {
+  switch (tee) {
+    case TeeKind::kTdx:
+      return "--platform tdx=on";
+    case TeeKind::kSevSnp:
+      return "--platform sev_snp=on";
+    case TeeKind::kNone:
+      break;
   }
-  return ok();
+  return "--platform";
+}
+
+/// The backend's host check; a TEE the host cannot run fails here, before any VM exists.
+Result<void> check_host(const kvm::System& system, const TeeBackend& backend,
+                        const PlatformConfig& platform) {
+  const HostSupport support = backend.check_host(system);
+  if (support.available) {
+    return ok();
+  }
+  if (platform.tee == TeeKind::kNone) {
+    return make_error(ErrorCode::kNotSupportedByHost, "{}", support.reason);
+  }
+  return make_error(ErrorCode::kNotSupportedByHost, "{}: this host cannot run {} guests: {}",
+                    platform_flag(platform.tee), backend.name(), support.reason);
 }
 
 Result<kvm::Vm> create_vm(const kvm::System& system) {
@@ -66,8 +81,52 @@ Result<std::vector<std::byte>> read_optional(const std::optional<std::string>& p
   return bytes;
 }
 
+/// Opens every --disk in order (the first becomes /dev/vda), before any KVM object exists,
+/// so a missing or unusable image fails with nothing created.
+Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
+    const VmConfig& config) {
+  namespace blk = devices::virtio::blk;
+  std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> result;
+  for (const DiskConfig& disk : config.disks) {
+    auto file = blk::DiskFile::open(disk.path, disk.readonly);
+    if (!file) {
+      return std::move(file).error().context("--disk");
+    }
+    result.push_back(std::make_unique<blk::BlkDevice>(std::move(*file),
+                                                      blk::BlkOptions{.serial = disk.id}));
+  }
+  return result;
+}
+
+/// Slots 0..count-1: what the DSDT (and, with acpi=off, the command line) announces, and
+/// where VirtioMmioDevices maps the devices in the same order.
+Result<std::vector<x86::VirtioMmioSlot>> virtio_slots(std::size_t count) {
+  std::vector<x86::VirtioMmioSlot> slots;
+  for (std::size_t i = 0; i < count; ++i) {
+    CVM_ASSIGN_OR_RETURN(const x86::VirtioMmioSlot slot,
+                         x86::virtio_mmio_slot(static_cast<uint32_t>(i)));
+    slots.push_back(slot);
+  }
+  return slots;
+}
+
+/// Whether the user's command line turns ACPI off; then the kernel can only learn about the
+/// virtio-mmio devices from virtio_mmio.device= arguments.
+bool acpi_off(std::string_view cmdline) {
+  for (std::size_t at = cmdline.find("acpi=off"); at != std::string_view::npos;
+       at = cmdline.find("acpi=off", at + 1)) {
+    const bool starts_word = at == 0 || cmdline[at - 1] == ' ';
+    const std::size_t end = at + std::string_view("acpi=off").size();
+    if (starts_word && (end == cmdline.size() || cmdline[end] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte> kernel,
-                              std::span<const std::byte> initrd, bool emulating) {
+                              std::span<const std::byte> initrd, bool emulating,
+                              std::span<const x86::VirtioMmioSlot> virtio) {
   x86::DirectBootSpec spec;
   spec.kernel = kernel;
   spec.initrd = initrd;
@@ -79,7 +138,11 @@ x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte>
   }
   x86::acpi::AcpiSpec acpi;
   acpi.vcpu_count = config.cpus.boot_vcpus;
+  acpi.virtio_devices.assign(virtio.begin(), virtio.end());
   spec.acpi = acpi;
+  if (acpi_off(config.payload.cmdline)) {
+    spec.cmdline.virtio_devices.assign(virtio.begin(), virtio.end());
+  }
   return spec;
 }
 
@@ -90,20 +153,20 @@ Result<void> check_machine_config(const VmConfig& config) {
     return make_error(ErrorCode::kInvalidArgument, "--cpus boot={}: must be 1 to 255",
                       config.cpus.boot_vcpus);
   }
-  if (config.payload.kernel.empty()) {
+  if (config.platform.tee != TeeKind::kNone) {
+    if (!config.payload.firmware) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{} needs --firmware (TDVF for TDX, an SEV-SNP OVMF for SNP)",
+                        platform_flag(config.platform.tee));
+    }
+  } else if (config.payload.kernel.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
   }
-  if (config.platform.tee != TeeKind::kNone) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "confidential VMs (--platform tdx=on|sev_snp=on) are not wired into cvmm run yet");
-  }
-  if (config.payload.firmware) {
+  if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
   }
-  if (!config.disks.empty() || config.vsock) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "virtio devices (--disk, --vsock) are not wired into cvmm run yet");
+  if (config.vsock) {
+    return make_error(ErrorCode::kInvalidArgument, "--vsock is not wired into cvmm run yet");
   }
   return ok();
 }
@@ -120,26 +183,49 @@ Result<RamBacking> ram_backing(const MemoryConfig& memory) {
 }
 
 Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, kvm::Sys& sys) {
+  return create(config, make_plain_backend(), sys);
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
+                                                 std::unique_ptr<TeeBackend> backend,
+                                                 kvm::Sys& sys) {
   CVM_TRY(check_machine_config(config));
   CVM_ASSIGN_OR_RETURN(const RamBacking backing, ram_backing(config.memory));
   CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                        x86::compute_memory_layout(config.memory.size_bytes));
   Images images;
-  CVM_ASSIGN_OR_RETURN(images.kernel, read_optional(config.payload.kernel, "reading the kernel"));
-  CVM_ASSIGN_OR_RETURN(images.initrd,
-                       read_optional(config.payload.initramfs, "reading the initramfs"));
+  if (config.platform.tee == TeeKind::kNone) {  // confidential guests read theirs as blobs
+    CVM_ASSIGN_OR_RETURN(images.kernel,
+                         read_optional(config.payload.kernel, "reading the kernel"));
+    CVM_ASSIGN_OR_RETURN(images.initrd,
+                         read_optional(config.payload.initramfs, "reading the initramfs"));
+  }
+  CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
+  CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
-  CVM_TRY(check_host(system));
+  CVM_TRY(check_host(system, *backend, config.platform));
+  if (backend->requirements().private_memory || backend->requirements().firmware_boot) {
+    return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
+  }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ranges, backing));
   std::unique_ptr<Machine> machine(
       new Machine(std::move(system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
-  CVM_ASSIGN_OR_RETURN(machine->devices_, MachineDevices::create(machine->vm_, config.serial));
-  CVM_ASSIGN_OR_RETURN(machine->runner_, VcpuRunner::create(machine->vcpus_, *machine->devices_));
-  machine->devices_->attach(*machine->runner_);
+  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
   return machine;
+}
+
+Result<void> Machine::finish_devices(
+    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+  CVM_ASSIGN_OR_RETURN(devices_,
+                       MachineDevices::create(vm_, config.serial, *memory_, std::move(virtio)));
+  CVM_ASSIGN_OR_RETURN(runner_, VcpuRunner::create(vcpus_, *devices_));
+  runner_->set_interceptor(backend_->exit_interceptor());
+  devices_->attach(*runner_);
+  return ok();
 }
 
 Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
@@ -148,7 +234,8 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   const bool emulating = emulating_host();
   CVM_ASSIGN_OR_RETURN(std::span<std::byte> low_ram, memory_->host_span(0, layout.low_ram_end));
   auto boot = x86::prepare_direct_boot(
-      low_ram, layout, boot_spec(config, images.kernel, images.initrd, emulating));
+      low_ram, layout,
+      boot_spec(config, images.kernel, images.initrd, emulating, images.virtio_slots));
   if (!boot) {
     return std::move(boot).error().context(config.payload.kernel);
   }
@@ -180,6 +267,7 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
 Result<int> Machine::run() {
   CVM_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::block());
   const uint64_t start_ns = devices::debug::monotonic_now_ns();
+  CVM_TRY(devices_->start());
   CVM_TRY(runner_->start_threads());
   const StopReport stop = runner_->wait(signals.fd());
   report(stop, start_ns);
@@ -212,6 +300,126 @@ void Machine::report(const StopReport& stop, uint64_t start_ns) const {
   if (stop.status != 0) {
     std::fprintf(stderr, "cvmm: %s\n", stop.reason.c_str());
   }
+}
+
+}  // namespace cvm::vmm
+
+namespace cvm::vmm {
+namespace {
+
+Result<firmware::Blob> read_blob(const std::optional<std::string>& path, std::string_view what) {
+  CVM_ASSIGN_OR_RETURN(auto bytes, read_optional(path, what));
+  if (bytes.empty()) {
+    return firmware::Blob{};
+  }
+  return std::make_shared<const std::vector<std::byte>>(std::move(bytes));
+}
+
+Result<TeeLaunchInputs> tee_inputs(const VmConfig& config) {
+  TeeLaunchInputs inputs;
+  CVM_ASSIGN_OR_RETURN(inputs.firmware, read_blob(config.payload.firmware, "reading the firmware"));
+  if (!config.payload.kernel.empty()) {
+    CVM_ASSIGN_OR_RETURN(inputs.kernel, read_blob(config.payload.kernel, "reading the kernel"));
+  }
+  CVM_ASSIGN_OR_RETURN(inputs.initrd,
+                       read_blob(config.payload.initramfs, "reading the initramfs"));
+  // Measured verbatim: cvmm-measure --cmdline must be given the same string.
+  inputs.cmdline = config.payload.cmdline;
+  inputs.vcpu_count = config.cpus.boot_vcpus;
+  inputs.memory_bytes = config.memory.size_bytes;
+  inputs.platform = config.platform;
+  return inputs;
+}
+
+/// Page-aligned guest-physical ranges the plan writes outside RAM (the firmware volume below
+/// 4 GiB), merged where adjacent or overlapping, so the machine can back them with private
+/// memory before launch.
+std::vector<RamRange> plan_ranges_outside(const firmware::LaunchPlan& plan,
+                                          const GuestMemory& memory) {
+  constexpr uint64_t kPage = 4096;
+  std::vector<RamRange> outside;
+  for (const firmware::PlanRange& range : plan.ranges) {
+    if (range.size == 0 || memory.contains(range.gpa, range.size)) {
+      continue;
+    }
+    const uint64_t start = range.gpa & ~(kPage - 1);
+    const uint64_t end = (range.gpa + range.size + kPage - 1) & ~(kPage - 1);
+    outside.push_back({start, end - start});
+  }
+  std::sort(outside.begin(), outside.end(),
+            [](const RamRange& a, const RamRange& b) { return a.gpa < b.gpa; });
+  std::vector<RamRange> merged;
+  for (const RamRange& range : outside) {
+    if (!merged.empty() && range.gpa <= merged.back().gpa + merged.back().size) {
+      const uint64_t end = std::max(merged.back().gpa + merged.back().size, range.gpa + range.size);
+      merged.back().size = end - merged.back().gpa;
+    } else {
+      merged.push_back(range);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+// The launch order of vmm/tee_backend.h, steps 2-7. Everything the guest's launch measurement
+// covers comes from `plan`, built by the same code cvmm-measure uses.
+Result<std::unique_ptr<Machine>> Machine::create_confidential(
+    const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+  const TeeRequirements needs = backend->requirements();
+  CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
+                       x86::compute_memory_layout(config.memory.size_bytes));
+  CVM_ASSIGN_OR_RETURN(const TeeLaunchInputs inputs, tee_inputs(config));
+  CVM_ASSIGN_OR_RETURN(const firmware::LaunchPlan plan, backend->build_launch_plan(inputs));
+
+  CVM_ASSIGN_OR_RETURN(kvm::Vm vm, system.create_vm(needs.vm_type));
+  if (needs.legacy_vmx_pages) {
+    CVM_TRY(vm.set_identity_map_addr(kIdentityMapAddress));
+    CVM_TRY(vm.set_tss_addr(kTssAddress));
+  }
+  CVM_TRY(vm.enable_split_irqchip(x86::kIoapicPins));
+  // needs.vm_tsc_khz: the TD keeps KVM's default, the host TSC frequency, which is also what
+  // CPUID 0x15 inside the TD reports; cvmm has no option to change it.
+  CVM_TRY(backend->init_vm(system, vm, plan));
+
+  CVM_ASSIGN_OR_RETURN(RamBacking backing, ram_backing(config.memory));
+  if (needs.private_memory) {
+    backing = RamBacking::kPrivate;
+  }
+  CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ram_ranges(layout), backing));
+  for (const RamRange& range : plan_ranges_outside(plan, *memory)) {
+    CVM_TRY(memory->add_region(vm, range));
+  }
+  std::unique_ptr<Machine> machine(
+      new Machine(std::move(system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(backend);
+  CVM_TRY(machine->create_tee_vcpus(config, plan));
+  CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
+  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  return machine;
+}
+
+Result<void> Machine::create_tee_vcpus(const VmConfig& config, const firmware::LaunchPlan& plan) {
+  const bool set_registers = backend_->requirements().vmm_sets_vcpu_registers;
+  std::vector<kvm_cpuid_entry2> cpuid;
+  std::vector<uint32_t> msrs;
+  if (set_registers) {
+    CVM_ASSIGN_OR_RETURN(cpuid, system_.supported_cpuid());
+    CVM_ASSIGN_OR_RETURN(msrs, system_.supported_msrs());
+  }
+  VcpuSetup setup{cpuid, msrs, {}};
+  setup.cpuid_policy.vcpu_count = config.cpus.boot_vcpus;
+  for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
+    CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
+    // CPUID, MSRs and LAPIC first: the SNP backend builds its CPUID page from vCPU 0's table.
+    if (set_registers) {
+      CVM_TRY(configure_vcpu(vcpu, setup));
+    }
+    CVM_TRY(backend_->init_vcpu(vm_, vcpu, plan));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return ok();
 }
 
 }  // namespace cvm::vmm

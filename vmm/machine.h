@@ -18,6 +18,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/system.h"
 #include "vmm/machine_devices.h"
+#include "vmm/tee_backend.h"
 #include "vmm/vcpu_runner.h"
 #include "vmm/x86/layout.h"
 
@@ -41,6 +42,11 @@ class Machine final {
   /// `sys` is the ioctl seam (unit tests pass a RecordingSys).
   [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const VmConfig& config,
                                                                kvm::Sys& sys = kvm::real_sys());
+  /// As above with the backend for config.platform (vmm/backends.h picks it). The backend's
+  /// host check runs first; a host that cannot run it fails with the host-check reason.
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(
+      const VmConfig& config, std::unique_ptr<TeeBackend> backend,
+      kvm::Sys& sys = kvm::real_sys());
 
   /// Runs the vCPUs until the guest powers off or resets (status 0), fails (status 1, the
   /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
@@ -53,12 +59,24 @@ class Machine final {
   struct Images {
     std::vector<std::byte> kernel;
     std::vector<std::byte> initrd;
+    std::vector<x86::VirtioMmioSlot> virtio_slots;  // announced to the guest, in device order
   };
   [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
                                                    const x86::MemoryLayout& layout,
                                                    const Images& images);
   void report(const StopReport& stop, uint64_t start_ns) const;
 
+  // Confidential guests (machine_tee.cc): the launch steps of vmm/tee_backend.h.
+  struct TeeLaunch;
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create_confidential(
+      const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+  [[nodiscard]] Result<void> create_tee_vcpus(const VmConfig& config,
+                                              const firmware::LaunchPlan& plan);
+  [[nodiscard]] Result<void> finish_devices(
+      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+
+  std::unique_ptr<TeeBackend> backend_;  // outlives everything that may call into it
   kvm::System system_;
   std::unique_ptr<GuestMemory> memory_;
   kvm::Vm vm_;
@@ -68,7 +86,7 @@ class Machine final {
 };
 
 /// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
-/// TEE, firmware, disks or vsock (not part of this machine yet).
+/// --firmware for plain VMs and no vsock (not part of this machine yet).
 /// Errors: kInvalidArgument with the offending option.
 [[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
 

@@ -49,11 +49,16 @@ Result<std::unique_ptr<devices::serial::SerialOutput>> open_serial_output(
   return make_error(ErrorCode::kInternal, "unknown serial mode");
 }
 
-Result<std::unique_ptr<MachineDevices>> MachineDevices::create(const kvm::Vm& vm,
-                                                               const SerialConfig& serial) {
+Result<std::unique_ptr<MachineDevices>> MachineDevices::create(
+    const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
   CVM_ASSIGN_OR_RETURN(auto output, open_serial_output(serial));
-  std::unique_ptr<MachineDevices> devices(new MachineDevices(vm));
+  std::unique_ptr<MachineDevices> devices(new MachineDevices(vm, serial));
   CVM_TRY(devices->insert_devices(std::move(output)));
+  if (!virtio.empty()) {
+    CVM_ASSIGN_OR_RETURN(devices->virtio_,
+                         VirtioMmioDevices::create(vm, memory, devices->mmio_, std::move(virtio)));
+  }
   return devices;
 }
 
@@ -63,8 +68,8 @@ Result<void> MachineDevices::insert_devices(std::unique_ptr<devices::serial::Ser
   ioapic_ = std::make_shared<d::ioapic::Ioapic>(*this);
   CVM_TRY(mmio_.insert(ioapic_, d::ioapic::kIoapicDefaultBase, d::ioapic::kIoapicMmioSize));
   com1_irq_ = std::make_unique<d::ioapic::IoapicPin>(*ioapic_, d::serial::kCom1Irq);
-  CVM_TRY(pio_.insert(std::make_shared<d::serial::Uart16550>(*com1_irq_, *serial_output_),
-                      d::serial::kCom1Port, d::serial::kUartRegisterCount));
+  com1_ = std::make_shared<d::serial::Uart16550>(*com1_irq_, *serial_output_);
+  CVM_TRY(pio_.insert(com1_, d::serial::kCom1Port, d::serial::kUartRegisterCount));
   CVM_TRY(pio_.insert(std::make_shared<d::legacy::I8042>(*this), d::legacy::kI8042PortBase,
                       d::legacy::kI8042PortCount));
   CVM_TRY(pio_.insert(std::make_shared<IgnoredPort>(), kIoDelayPort, 1));
@@ -74,6 +79,24 @@ Result<void> MachineDevices::insert_devices(std::unique_ptr<devices::serial::Ser
                       d::acpi::kAcpiPowerPortCount));
   // Reports all 24 (masked) routes at once, which installs an empty GSI table.
   ioapic_->set_route_observer([this](const d::ioapic::IoapicRoute& r) { update_route(r); });
+  return ok();
+}
+
+Result<void> MachineDevices::start() {
+  if (virtio_) {
+    CVM_TRY(virtio_->start());
+  }
+  if (serial_.mode != SerialMode::kTty || console_input_ || ::isatty(STDIN_FILENO) != 1) {
+    return ok();
+  }
+  CVM_ASSIGN_OR_RETURN(auto raw, RawTerminal::enter(STDIN_FILENO));
+  auto on_quit = [this] {
+    if (VcpuRunner* runner = runner_.load()) {
+      runner->request_stop(0, "console escape Ctrl-A x");
+    }
+  };
+  CVM_ASSIGN_OR_RETURN(console_input_,
+                       ConsoleInput::start(STDIN_FILENO, *com1_, on_quit, std::move(raw)));
   return ok();
 }
 

@@ -6,6 +6,7 @@
 //             0x440        boot-timing port: each guest byte written is timestamped
 //                          (CLOCK_MONOTONIC) for the boot benchmark; printed at exit
 //             0x600-0x602  ACPI sleep control/status and reset registers (power-off, reset)
+//   MMIO      0xd0000000+  virtio-mmio devices, 4 KiB each, IRQ 5+ (virtio_mmio_devices.h)
 //   MMIO      0xfec00000   userspace IOAPIC (split irqchip), delivering MSIs with
 //                          KVM_SIGNAL_MSI and mirroring its routes into KVM's GSI table so
 //                          level-triggered EOIs come back as KVM_EXIT_IOAPIC_EOI.
@@ -31,8 +32,11 @@
 #include "devices/serial/serial_output.h"
 #include "devices/serial/uart_16550.h"
 #include "vmm/config/vm_config.h"
+#include "devices/virtio/virtio_device.h"
+#include "vmm/console_input.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/vcpu_runner.h"
+#include "vmm/virtio_mmio_devices.h"
 
 namespace cvm::vmm {
 
@@ -44,10 +48,18 @@ class MachineDevices final : public ExitDispatcher,
   MachineDevices& operator=(const MachineDevices&) = delete;
   ~MachineDevices() override = default;
 
-  /// Builds the devices and their bus ranges. `vm` must outlive the devices.
-  /// Errors: kIo when the serial log file cannot be created (naming it).
-  [[nodiscard]] static Result<std::unique_ptr<MachineDevices>> create(const kvm::Vm& vm,
-                                                                      const SerialConfig& serial);
+  /// Builds the devices and their bus ranges; `virtio` devices go to virtio-mmio slots 0, 1,
+  /// ... in order. `vm` and `memory` must outlive the devices.
+  /// Errors: kIo when the serial log file cannot be created (naming it); virtio wiring errors
+  /// (VirtioMmioDevices::create).
+  [[nodiscard]] static Result<std::unique_ptr<MachineDevices>> create(
+      const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio = {});
+
+  /// Starts the device threads: virtio notifications, and with `--serial tty` on a terminal
+  /// the console input (raw mode until the devices are destroyed; Ctrl-A x stops the VM).
+  /// Call after attach() and before the vCPUs run.
+  [[nodiscard]] Result<void> start();
 
   /// Where power requests go; set before the vCPUs start.
   void attach(VcpuRunner& runner) noexcept { runner_.store(&runner); }
@@ -70,21 +82,27 @@ class MachineDevices final : public ExitDispatcher,
   }
 
  private:
-  explicit MachineDevices(const kvm::Vm& vm) noexcept : vm_(vm) {}
+  MachineDevices(const kvm::Vm& vm, const SerialConfig& serial) : vm_(vm), serial_(serial) {}
   [[nodiscard]] Result<void> insert_devices(std::unique_ptr<devices::serial::SerialOutput> out);
   void update_route(const devices::ioapic::IoapicRoute& route);
 
   const kvm::Vm& vm_;
+  SerialConfig serial_;
   std::atomic<VcpuRunner*> runner_{nullptr};
   devices::Bus pio_{devices::BusKind::kPio};
   devices::Bus mmio_{devices::BusKind::kMmio};
   std::unique_ptr<devices::serial::SerialOutput> serial_output_;
   std::shared_ptr<devices::ioapic::Ioapic> ioapic_;
   std::unique_ptr<devices::ioapic::IoapicPin> com1_irq_;
+  std::shared_ptr<devices::serial::Uart16550> com1_;
   std::shared_ptr<devices::debug::BootTimingPort> boot_timing_;
   std::mutex routes_mutex_;
   std::array<devices::ioapic::IoapicRoute, devices::ioapic::kIoapicPinCount> routes_{};
   std::atomic<uint64_t> msi_failures_{0};
+  // Last: destroyed first, so virtio devices stop (and stop raising irqfds or touching
+  // guest memory) before anything they use goes away.
+  std::unique_ptr<VirtioMmioDevices> virtio_;
+  std::unique_ptr<ConsoleInput> console_input_;  // stops (and restores the tty) first
 };
 
 /// The serial sink for `serial`: stdout, a new file (truncated), or nothing.

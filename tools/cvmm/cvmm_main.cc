@@ -16,6 +16,7 @@ using vmm::config::RunArgs;
 constexpr std::string_view kUsage =
     "usage: cvmm run [FLAGS]          boot a VM (see 'cvmm run --help')\n"
     "       cvmm run --config FILE    boot the VM described by a JSON file\n"
+    "       cvmm host-check           which guests (plain KVM, TDX, SEV-SNP) this host can run\n"
     "       cvmm --version\n"
     "       cvmm --help\n";
 
@@ -128,8 +129,15 @@ int cvmm_main(std::span<const std::string_view> args, const CvmmHooks& hooks, st
     return run_command(args.subspan(1), hooks, out, err);
   }
   if (command == "host-check") {
-    print_error(err, "host-check is not implemented yet");
-    return kExitRuntimeError;
+    if (args.size() > 1) {
+      print_error(err, fmt::format("host-check takes no arguments (got '{}')", args[1]));
+      return kExitUsageError;
+    }
+    if (!hooks.host_check) {
+      print_error(err, "host-check is not available in this build");
+      return kExitRuntimeError;
+    }
+    return hooks.host_check(out);
   }
   print_error(err, fmt::format("unknown command '{}' (see 'cvmm --help')", command));
   return kExitUsageError;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `cvmm` command line: --version, --help and `run`. Kept apart from main() so unit tests
+// The `cvmm` command line: --version, --help, `run` and `host-check`. Kept apart from main() so unit tests
 // drive it with a fake VMM and capture its output and exit status.
 #pragma once
 
@@ -21,6 +21,9 @@ inline constexpr int kExitUsageError = 2;    // bad flags, bad configuration
 struct CvmmHooks {
   /// Runs a validated VM; returns the exit status on a clean stop (vmm::run_vm in main()).
   std::function<Result<int>(const vmm::VmConfig&)> run_vm;
+  /// `cvmm host-check`: writes the report to the stream, returns the exit status (0 when
+  /// plain KVM VMs can run here). Optional; absent means the command is unavailable.
+  std::function<int(std::ostream&)> host_check;
   /// Reads a --config file (read_text_file in main()).
   std::function<Result<std::string>(const std::string& path)> read_config_file;
 };

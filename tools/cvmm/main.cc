@@ -7,6 +7,8 @@
 
 #include "base/file.h"
 #include "tools/cvmm/cvmm_main.h"
+#include "vmm/backends.h"
+#include "vmm/host_check.h"
 #include "vmm/run_vm.h"
 
 namespace {
@@ -20,6 +22,13 @@ int main(int argc, char** argv) {
     const std::vector<std::string_view> args(argv + 1, argv + argc);
     const cvm::tools::CvmmHooks hooks{
         .run_vm = [](const cvm::vmm::VmConfig& config) { return cvm::vmm::run_vm(config); },
+        .host_check =
+            [](std::ostream& out) {
+              const auto backends = cvm::vmm::all_backends();
+              const auto entries = cvm::vmm::check_host_support(backends);
+              out << cvm::vmm::format_host_support(entries);
+              return entries.front().available ? 0 : cvm::tools::kExitRuntimeError;
+            },
         .read_config_file =
             [](const std::string& path) { return cvm::read_text_file(path, kMaxConfigFileBytes); },
     };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <initializer_list>
 
 #include "vmm/kvm/ioctl.h"
 #include "vmm/kvm/uapi.h"
@@ -147,6 +148,40 @@ void RecordingSys::munmap(void* addr, std::size_t length) noexcept {
   calls_.push_back(RecordedCall{"", "munmap", 0, length, {}});
   live_mappings_.erase(addr);
   ::munmap(addr, length);
+}
+
+namespace {
+
+std::vector<std::byte> pack_u64s(std::initializer_list<uint64_t> values) {
+  std::vector<std::byte> bytes(values.size() * sizeof(uint64_t));
+  std::size_t at = 0;
+  for (const uint64_t value : values) {
+    std::memcpy(bytes.data() + at, &value, sizeof(value));
+    at += sizeof(value);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int RecordingSys::fallocate(int fd, int mode, off_t offset, off_t length) {
+  std::lock_guard lock(mutex_);
+  calls_.push_back(RecordedCall{role_of_locked(fd), "fallocate", 0,
+                                static_cast<std::uintptr_t>(offset),
+                                pack_u64s({static_cast<uint64_t>(mode),
+                                           static_cast<uint64_t>(offset),
+                                           static_cast<uint64_t>(length)})});
+  return fallocate_error_ != 0 ? -fallocate_error_ : 0;
+}
+
+int RecordingSys::madvise(void* addr, std::size_t length, int advice) {
+  const auto address = reinterpret_cast<std::uintptr_t>(addr);
+  {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(RecordedCall{"", "madvise", 0, address,
+                                  pack_u64s({address, length, static_cast<uint64_t>(advice)})});
+  }
+  return ::madvise(addr, length, advice) < 0 ? -errno : 0;
 }
 
 std::vector<RecordedCall> RecordingSys::calls() const {

@@ -52,6 +52,15 @@ class RecordingSys final : public Sys {
   void* mmap(std::size_t length, int prot, int flags, int fd, off_t offset,
              int* error) override;
   void munmap(void* addr, std::size_t length) noexcept override;
+  /// Recorded as "fallocate" on the fd's role; arg_bytes = {mode, offset, length} as u64s.
+  /// Does nothing to the fd (guest_memfds here are eventfds) and returns 0, or the error set
+  /// with fail_fallocate().
+  int fallocate(int fd, int mode, off_t offset, off_t length) override;
+  /// Recorded as "madvise"; arg = address, arg_bytes = {address, length, advice} as u64s.
+  /// Really applied (mmap() hands out real anonymous memory, so MADV_DONTNEED zeroes it).
+  int madvise(void* addr, std::size_t length, int advice) override;
+  /// fallocate() fails with -err.
+  void fail_fallocate(int err) { fallocate_error_ = err; }
 
   /// KVM_CHECK_EXTENSION(capability) answers `value` (unlisted capabilities answer 0).
   void set_extension(long capability, long value) {
@@ -99,6 +108,7 @@ class RecordingSys final : public Sys {
   std::map<void*, std::size_t> live_mappings_;
   int open_error_ = 0;
   int mmap_error_ = 0;
+  int fallocate_error_ = 0;
   int guest_memfds_ = 0;
 };
 

@@ -38,6 +38,14 @@ class RealSys final : public Sys {
 
 }  // namespace
 
+int Sys::fallocate(int fd, int mode, off_t offset, off_t length) {
+  return ::fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
+}
+
+int Sys::madvise(void* addr, std::size_t length, int advice) {
+  return ::madvise(addr, length, advice) < 0 ? -errno : 0;
+}
+
 Sys& real_sys() noexcept {
   static RealSys sys;
   return sys;

@@ -30,6 +30,14 @@ class Sys {
 
   /// munmap(addr, length) of a range returned by mmap(). Never fails for valid input.
   virtual void munmap(void* addr, std::size_t length) noexcept = 0;
+
+  /// fallocate(fd, mode, offset, length), e.g. PUNCH_HOLE on a guest_memfd after a
+  /// conversion to shared. Returns 0, or -errno. The default makes the real system call.
+  virtual int fallocate(int fd, int mode, off_t offset, off_t length);
+
+  /// madvise(addr, length, advice), e.g. MADV_DONTNEED on the shared side of guest RAM after
+  /// a conversion to private. Returns 0, or -errno. The default makes the real system call.
+  virtual int madvise(void* addr, std::size_t length, int advice);
 };
 
 /// The process-wide real implementation (thread-safe: it has no state).

@@ -28,5 +28,19 @@ case $case_name in
   bad_flag) expect 2 err "^cvmm: unknown flag '--kernal'" -- run --kernal /boot/vmlinux ;;
   bad_value) expect 2 err '^cvmm: --cpus boot: 0 is out of range' -- run --kernel /k --cpus boot=0 ;;
   missing_kernel) expect 1 err '^cvmm: ' -- run --kernel /nonexistent/cvmm-test/vmlinux ;;
+  host_check)
+    # Every backend gets a verdict line; where /dev/kvm is absent all are unavailable with
+    # that reason and the status is 1.
+    "$cvmm" host-check >"$out" 2>"$err"
+    status=$?
+    for tee in plain; do
+      if ! grep -Eq "^$tee +(available|unavailable: .+)$" "$out"; then
+        echo "host-check: no verdict line for $tee"; cat "$out" "$err"; exit 1
+      fi
+    done
+    if [ ! -e /dev/kvm ]; then
+      grep -q '^plain    unavailable: /dev/kvm is absent' "$out" && [ "$status" -eq 1 ] || {
+        echo "host-check without /dev/kvm: status $status"; cat "$out"; exit 1; }
+    fi ;;
   *) echo "unknown case $case_name"; exit 2 ;;
 esac

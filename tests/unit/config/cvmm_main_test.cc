@@ -23,6 +23,10 @@ class CvmmMainTest : public ::testing::Test {
           last_config_ = config;
           return vm_result_;
         },
+        .host_check = [this](std::ostream& out) {
+          out << "plain    available\n";
+          return host_check_status_;
+        },
         .read_config_file = [this](const std::string& path) -> Result<std::string> {
           auto it = files_.find(path);
           if (it == files_.end()) {
@@ -36,6 +40,7 @@ class CvmmMainTest : public ::testing::Test {
 
   std::optional<vmm::VmConfig> last_config_;
   Result<int> vm_result_ = 0;
+  int host_check_status_ = 0;
   std::map<std::string, std::string> files_;
   std::ostringstream out_;
   std::ostringstream err_;
@@ -119,9 +124,16 @@ TEST_F(CvmmMainTest, MissingConfigFileIsExitOne) {
   EXPECT_EQ(err_.str(), "cvmm: /nope.json: No such file or directory\n");
 }
 
-TEST_F(CvmmMainTest, HostCheckIsNotImplementedYet) {
+TEST_F(CvmmMainTest, HostCheckPrintsTheReportAndReturnsItsStatus) {
+  EXPECT_EQ(run({"host-check"}), 0);
+  EXPECT_EQ(out_.str(), "plain    available\n");
+  host_check_status_ = kExitRuntimeError;
   EXPECT_EQ(run({"host-check"}), kExitRuntimeError);
-  EXPECT_EQ(err_.str(), "cvmm: host-check is not implemented yet\n");
+}
+
+TEST_F(CvmmMainTest, HostCheckTakesNoArguments) {
+  EXPECT_EQ(run({"host-check", "--tdx"}), kExitUsageError);
+  EXPECT_EQ(err_.str(), "cvmm: host-check takes no arguments (got '--tdx')\n");
 }
 
 }  // namespace

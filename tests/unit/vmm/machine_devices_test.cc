@@ -16,6 +16,7 @@ namespace cvm::vmm {
 namespace {
 
 struct Fixture {
+  BufferGuestMemory memory{0, 1 << 20};
   kvm::RecordingSys sys;
   std::optional<kvm::System> system;
   std::optional<kvm::Vm> vm;
@@ -25,7 +26,7 @@ struct Fixture {
   explicit Fixture(SerialConfig serial = {SerialMode::kOff, ""}) {
     system.emplace(std::move(kvm::System::open(sys)).value());
     vm.emplace(std::move(system->create_vm(KVM_X86_DEFAULT_VM)).value());
-    auto created = MachineDevices::create(*vm, serial);
+    auto created = MachineDevices::create(*vm, serial, memory);
     EXPECT_TRUE(created.has_value()) << created.error().message();
     devices = std::move(created).value();
     runner = std::move(VcpuRunner::create({}, *devices)).value();
@@ -76,7 +77,9 @@ TEST(MachineDevicesTest, SerialLogThatCannotBeCreatedIsAnError) {
   kvm::RecordingSys sys;
   auto system = kvm::System::open(sys);
   auto vm = system->create_vm(KVM_X86_DEFAULT_VM);
-  auto devices = MachineDevices::create(*vm, {SerialMode::kFile, "/nonexistent/dir/log"});
+  BufferGuestMemory memory(0, 4096);
+  auto devices =
+      MachineDevices::create(*vm, {SerialMode::kFile, "/nonexistent/dir/log"}, memory);
   ASSERT_FALSE(devices.has_value());
   EXPECT_EQ(devices.error().message(),
             "serial log /nonexistent/dir/log: No such file or directory");

@@ -4,6 +4,8 @@
 #include "vmm/machine.h"
 
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +43,8 @@ void script_host(kvm::RecordingSys& sys) {
   sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
   sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
   sys.set_extension(KVM_CAP_USER_MEMORY, 1);
+  sys.set_extension(KVM_CAP_IRQFD, 1);
+  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
   sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
     auto* list = reinterpret_cast<kvm_msr_list*>(arg);
     list->nmsrs = 2;
@@ -134,6 +138,212 @@ TEST(MachineTest, MissingKernelLeavesNothingBehind) {
   EXPECT_NE(::access(config.serial.file.c_str(), F_OK), 0);
 }
 
+TEST(MachineTest, DisksAreWiredInOrderWithIrqfdAndIoeventfd) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("disks");
+  const std::string disk_a = temp_path("disk_a.img");
+  const std::string disk_b = temp_path("disk_b.img");
+  for (const std::string& path : {disk_a, disk_b}) {
+    std::ofstream(path, std::ios::binary) << std::string(4096, '\0');
+  }
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk_a, false, "root"}, {disk_b, true, ""}};
+  auto machine = Machine::create(config, sys);
+  for (const std::string& path : {kernel, disk_a, disk_b}) {
+    ::unlink(path.c_str());
+  }
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  const auto irqfds = sys.calls_named("KVM_IRQFD");
+  ASSERT_EQ(irqfds.size(), 2u);
+  EXPECT_EQ(irqfds[0].arg_as<kvm_irqfd>().gsi, 5u);
+  EXPECT_EQ(irqfds[1].arg_as<kvm_irqfd>().gsi, 6u);
+  const auto ioeventfds = sys.calls_named("KVM_IOEVENTFD");
+  ASSERT_EQ(ioeventfds.size(), 2u);  // virtio-blk has one request queue
+  EXPECT_EQ(ioeventfds[0].arg_as<kvm_ioeventfd>().addr, 0xd0000050u);
+  EXPECT_EQ(ioeventfds[1].arg_as<kvm_ioeventfd>().addr, 0xd0001050u);
+  EXPECT_TRUE(in_order(sys.call_names(), {"KVM_SET_REGS", "KVM_IRQFD", "KVM_IOEVENTFD"}));
+}
+
+TEST(MachineTest, MissingDiskFailsBeforeAnyKvmObjectExists) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("nodisk");
+  VmConfig config = basic_config(kernel);
+  config.disks = {{"/nonexistent/disk.img", false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message(),
+            "--disk: disk image /nonexistent/disk.img: open: No such file or directory");
+  EXPECT_TRUE(sys.calls().empty());
+}
+
+TEST(MachineTest, DiskSizeNotAMultipleOf512IsRefused) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("odddisk");
+  const std::string disk = temp_path("odd.img");
+  std::ofstream(disk, std::ios::binary) << std::string(1000, 'x');
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk, false, ""}};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ::unlink(disk.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_NE(machine.error().message().find("512"), std::string::npos)
+      << machine.error().message();
+  EXPECT_TRUE(sys.calls().empty());
+}
+
+/// A TEE backend whose host check fails, to check that the machine stops at the check.
+class UnavailableBackend final : public TeeBackend {
+ public:
+  std::string_view name() const noexcept override { return "tdx"; }
+  TeeRequirements requirements() const noexcept override {
+    return {.vm_type = KVM_X86_TDX_VM, .private_memory = true};
+  }
+  HostSupport check_host(const kvm::System&) const override {
+    return {.tee = "tdx", .available = false, .findings = {},
+            .reason = "KVM VM type KVM_X86_TDX_VM (5): not offered"};
+  }
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs&) const override {
+    return firmware::LaunchPlan{};
+  }
+  Result<void> init_vm(const kvm::System&, const kvm::Vm&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu&, const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  Result<void> launch(const kvm::Vm&, GuestMemory&, std::span<kvm::Vcpu>,
+                      const firmware::LaunchPlan&) override {
+    return ok();
+  }
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+};
+
+TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("tee");
+  VmConfig config = basic_config(kernel);
+  config.platform.tee = TeeKind::kTdx;
+  config.payload.firmware = "/nonexistent/TDVF.fd";  // never read: the host check comes first
+  auto machine = Machine::create(config, std::make_unique<UnavailableBackend>(), sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().code(), ErrorCode::kNotSupportedByHost);
+  EXPECT_EQ(machine.error().message(),
+            "--platform tdx=on: this host cannot run tdx guests: KVM VM type KVM_X86_TDX_VM (5): "
+            "not offered");
+  EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
+  EXPECT_EQ(sys.live_mappings(), 0u);
+}
+
+/// A confidential backend that records the launch steps the machine drives, with a plan that
+/// writes one page in RAM and the firmware volume just below 4 GiB.
+class RecordingTeeBackend final : public TeeBackend {
+ public:
+  explicit RecordingTeeBackend(std::vector<std::string>* steps) : steps_(steps) {}
+  std::string_view name() const noexcept override { return "tdx"; }
+  TeeRequirements requirements() const noexcept override {
+    return {.vm_type = KVM_X86_TDX_VM,
+            .private_memory = true,
+            .vmm_sets_vcpu_registers = false,
+            .firmware_boot = true,
+            .vm_tsc_khz = true,
+            .legacy_vmx_pages = false};
+  }
+  HostSupport check_host(const kvm::System&) const override {
+    steps_->push_back("check_host");
+    return {.tee = "tdx", .available = true, .findings = {}, .reason = {}};
+  }
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs& inputs) const override {
+    steps_->push_back(fmt::format("plan firmware={} vcpus={} cmdline={}",
+                                  inputs.firmware ? inputs.firmware->size() : 0,
+                                  inputs.vcpu_count, inputs.cmdline));
+    firmware::LaunchPlan plan;
+    const std::pair<uint64_t, uint64_t> ranges[] = {
+        {0x800000, 0x1000}, {0xffe00000, 0x100000}, {0xfff00000, 0x100000}};
+    for (const auto& [gpa, size] : ranges) {
+      firmware::PlanRange range;
+      range.gpa = gpa;
+      range.size = size;
+      plan.ranges.push_back(range);
+    }
+    return plan;
+  }
+  Result<void> init_vm(const kvm::System&, const kvm::Vm& vm,
+                       const firmware::LaunchPlan&) override {
+    steps_->push_back(fmt::format("init_vm type={}", vm.type()));
+    return ok();
+  }
+  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu& vcpu,
+                         const firmware::LaunchPlan&) override {
+    steps_->push_back(fmt::format("init_vcpu {}", vcpu.id()));
+    return ok();
+  }
+  Result<void> launch(const kvm::Vm&, GuestMemory& memory, std::span<kvm::Vcpu> vcpus,
+                      const firmware::LaunchPlan& plan) override {
+    bool covered = true;
+    for (const auto& range : plan.ranges) {
+      covered = covered && memory.contains(range.gpa, range.size);
+    }
+    steps_->push_back(fmt::format("launch vcpus={} backing={} covered={}", vcpus.size(),
+                                  to_string(memory.backing()), covered));
+    return ok();
+  }
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+
+ private:
+  std::vector<std::string>* steps_;
+};
+
+TEST(MachineTest, ConfidentialLaunchFollowsTheBackendOrder) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  sys.set_extension(KVM_CAP_VM_TYPES, (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM));
+  sys.set_extension(KVM_CAP_GUEST_MEMFD, 1);
+  sys.set_extension(KVM_CAP_USER_MEMORY2, 1);
+  sys.set_extension(KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  const std::string firmware = temp_path("tdvf.fd");
+  std::ofstream(firmware, std::ios::binary) << std::string(8192, '\x5a');
+  VmConfig config = basic_config("");
+  config.platform.tee = TeeKind::kTdx;
+  config.payload.firmware = firmware;
+  config.payload.cmdline = "console=hvc0";
+  std::vector<std::string> steps;
+  auto machine = Machine::create(config, std::make_unique<RecordingTeeBackend>(&steps), sys);
+  ::unlink(firmware.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  EXPECT_EQ(steps, (std::vector<std::string>{
+                       "check_host", "plan firmware=8192 vcpus=2 cmdline=console=hvc0",
+                       "init_vm type=5", "init_vcpu 0", "init_vcpu 1",
+                       "launch vcpus=2 backing=private covered=true"}));
+  const auto names = sys.call_names();
+  EXPECT_TRUE(in_order(names, {"KVM_CREATE_VM", "KVM_ENABLE_CAP", "KVM_CREATE_GUEST_MEMFD",
+                               "KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_VCPU",
+                               "KVM_CREATE_VCPU"}));
+  EXPECT_EQ(sys.calls_named("KVM_CREATE_VM").at(0).arg, static_cast<uintptr_t>(KVM_X86_TDX_VM));
+  // No VMX real-mode pages for a TD, and no register state: the TDX module owns it.
+  EXPECT_TRUE(sys.calls_named("KVM_SET_TSS_ADDR").empty());
+  EXPECT_TRUE(sys.calls_named("KVM_SET_REGS").empty());
+  EXPECT_TRUE(sys.calls_named("KVM_SET_CPUID2").empty());
+  // RAM (64 MiB) and the 2 MiB firmware volume below 4 GiB, each a guest_memfd slot.
+  const auto slots = sys.calls_named("KVM_SET_USER_MEMORY_REGION2");
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[1].arg_as<kvm_userspace_memory_region2>().guest_phys_addr, 0xffe00000u);
+  EXPECT_EQ(slots[1].arg_as<kvm_userspace_memory_region2>().memory_size, 0x200000u);
+}
+
+TEST(MachineTest, ConfidentialGuestNeedsFirmware) {
+  VmConfig config = basic_config("/k");
+  config.platform.tee = TeeKind::kSevSnp;
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--platform sev_snp=on needs --firmware (TDVF for TDX, an SEV-SNP OVMF for SNP)");
+}
+
 TEST(MachineTest, MissingSplitIrqchipIsAHostError) {
   kvm::RecordingSys sys;
   const std::string kernel = write_kernel("nosplit");
@@ -149,8 +359,9 @@ TEST(MachineTest, ConfigChecks) {
   config.cpus.boot_vcpus = 0;
   EXPECT_EQ(check_machine_config(config).error().message(), "--cpus boot=0: must be 1 to 255");
   config = basic_config("/k");
-  config.platform.tee = TeeKind::kTdx;
-  EXPECT_FALSE(check_machine_config(config).has_value());
+  config.payload.firmware = "/usr/share/ovmf/OVMF.fd";
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--firmware is not supported by cvmm run yet");
   config = basic_config("");
   EXPECT_EQ(check_machine_config(config).error().message(), "--kernel is required");
   MemoryConfig memory;

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/backends.h"
+
+#include "vmm/plain_backend.h"
+
+namespace cvm::vmm {
+
+Result<std::unique_ptr<TeeBackend>> make_backend(const PlatformConfig& platform) {
+  switch (platform.tee) {
+    case TeeKind::kNone:
+      return make_plain_backend();
+    case TeeKind::kTdx:
+      return make_error(ErrorCode::kNotSupportedByHost,
+                        "--platform tdx=on: this build of cvmm has no TDX backend");
+    case TeeKind::kSevSnp:
+      return make_error(ErrorCode::kNotSupportedByHost,
+                        "--platform sev_snp=on: this build of cvmm has no SEV-SNP backend");
+  }
+  return make_error(ErrorCode::kInternal, "unknown TEE kind");
+}
+
+std::vector<std::unique_ptr<TeeBackend>> all_backends() {
+  std::vector<std::unique_ptr<TeeBackend>> backends;
+  backends.push_back(make_plain_backend());
+  return backends;
+}
+
+}  // namespace cvm::vmm
