@@ -15,6 +15,7 @@
 #include "firmware/snp/snp_launch_plan.h"
 #include "firmware/snp/vmsa.h"
 #include "vmm/kvm/ioctl.h"
+#include "vmm/private_memory.h"
 #include "vmm/snp/sev_command.h"
 #include "vmm/snp/snp_exits.h"
 #include "vmm/snp/snp_policy.h"
@@ -158,7 +159,7 @@ Result<void> SnpBackend::start_launch(const kvm::Vm& vm) {
         policy_bits_ ? "" : " (Linux 6.11-6.12 also require SMT, bit 16, and refuse SINGLE_SOCKET)"));
   }
   // Page-state changes and MapGPA reach cvmm as KVM_EXIT_HYPERCALL (§1.7, §3.6 step 5).
-  return vm.enable_cap(KVM_CAP_EXIT_HYPERCALL, {uint64_t{1} << KVM_HC_MAP_GPA_RANGE});
+  return enable_map_gpa_range_exit(vm);
 }
 
 Result<void> SnpBackend::init_vm(const kvm::System& system, const kvm::Vm& vm,

@@ -63,7 +63,7 @@ std::optional<ExitPolicy> SnpExitInterceptor::intercept(kvm::Vcpu& vcpu, const V
     return ExitPolicy{ExitVerdict::kFailVm,
                       fmt::format("vCPU {}: {}", vcpu.id(), describe_sev_termination(event->data))};
   }
-  return std::nullopt;  // conversions: composed with vmm/private_memory.h after the merge
+  return conversions_.handle(vcpu, exit);
 }
 
 }  // namespace cvm::vmm::snp

@@ -24,6 +24,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/private_memory.h"
 #include "vmm/vcpu_exit.h"
 #include "vmm/vcpu_runner.h"
 
@@ -48,18 +49,14 @@ class SnpExitInterceptor final : public ExitInterceptor {
   ~SnpExitInterceptor() override = default;
 
   /// The VM and memory conversions apply to; set at launch, before any vCPU runs.
-  void attach(const kvm::Vm& vm, GuestMemory& memory) noexcept {
-    vm_ = &vm;
-    memory_ = &memory;
-  }
+  void attach(const kvm::Vm& vm, GuestMemory& memory) noexcept { conversions_.attach(vm, memory); }
 
   /// SEV_TERM: kFailVm with describe_sev_termination(); memory faults and MapGPA: the
   /// conversion handler's policy; anything else: std::nullopt (generic policy).
   std::optional<ExitPolicy> intercept(kvm::Vcpu& vcpu, const VcpuExit& exit) override;
 
  private:
-  const kvm::Vm* vm_ = nullptr;
-  GuestMemory* memory_ = nullptr;
+  MemoryConversionHandler conversions_;
 };
 
 }  // namespace cvm::vmm::snp

@@ -241,3 +241,58 @@ TEST(SnpBackendCpuidTest, SecondRejectionFailsWithTheFirmwareStatus) {
 
 }  // namespace
 }  // namespace cvm::vmm::snp::testing
+
+namespace cvm::vmm::snp::testing {
+namespace {
+
+// After launch the backend's interceptor converts memory for the guest: a page-state change
+// (MapGPA) to shared and back, and an implicit conversion on a memory fault.
+TEST(SnpBackendExitTest, ConversionsAfterLaunch) {
+  LaunchHarness h;
+  ASSERT_TRUE(h.run(synthetic_config()));
+  ExitInterceptor* interceptor = h.backend->exit_interceptor();
+  ASSERT_NE(interceptor, nullptr);
+  kvm::Vcpu& vcpu = h.vcpus[0];
+  constexpr uint64_t kGpa = 0x200000;
+  ASSERT_TRUE(h.model.is_private(kGpa));
+
+  HypercallExit to_shared{KVM_HC_MAP_GPA_RANGE, {kGpa, 2, 0, 0, 0, 0}};
+  vcpu.run_data().hypercall.ret = 99;
+  auto policy = interceptor->intercept(vcpu, VcpuExit{to_shared});
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->verdict, ExitVerdict::kContinue);
+  EXPECT_EQ(vcpu.run_data().hypercall.ret, 0u);
+  EXPECT_FALSE(h.model.is_private(kGpa));
+  EXPECT_FALSE(h.model.is_private(kGpa + 0x1000));
+  EXPECT_TRUE(h.model.is_private(kGpa + 0x2000));
+  EXPECT_EQ(h.model.punched_holes(), 1u);
+
+  const VcpuExit fault = MemoryFaultExitInfo{KVM_MEMORY_EXIT_FLAG_PRIVATE, kGpa, 0x1000};
+  policy = interceptor->intercept(vcpu, fault);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->verdict, ExitVerdict::kContinue);
+  EXPECT_TRUE(h.model.is_private(kGpa));
+
+  // A guest asking for memory that does not exist gets an error back, the VM goes on.
+  HypercallExit outside{KVM_HC_MAP_GPA_RANGE, {0x40000000, 1, KVM_MAP_GPA_RANGE_ENCRYPTED, 0, 0, 0}};
+  policy = interceptor->intercept(vcpu, VcpuExit{outside});
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->verdict, ExitVerdict::kContinue);
+  EXPECT_EQ(vcpu.run_data().hypercall.ret, static_cast<uint64_t>(EINVAL));
+  EXPECT_TRUE(h.model.violations().empty()) << h.model.violations().front();
+}
+
+TEST(SnpBackendExitTest, TerminationStopsTheVm) {
+  LaunchHarness h;
+  ASSERT_TRUE(h.run(synthetic_config()));
+  const VcpuExit term = SystemEventExit{KVM_SYSTEM_EVENT_SEV_TERM, {0x100 | (1u << 12) | (1u << 16)}};
+  auto policy = h.backend->exit_interceptor()->intercept(h.vcpus[0], term);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->verdict, ExitVerdict::kFailVm);
+  EXPECT_EQ(policy->reason,
+            "vCPU 0: SEV guest requested termination: GHCB reason set 1 code 0x1: page state "
+            "change failed");
+}
+
+}  // namespace
+}  // namespace cvm::vmm::snp::testing

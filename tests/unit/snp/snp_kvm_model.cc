@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tests/unit/snp/snp_kvm_model.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -84,6 +86,22 @@ void SnpKvmModel::munmap(void* addr, std::size_t length) noexcept {
   ::munmap(addr, length);
 }
 
+
+int SnpKvmModel::fallocate(int fd, int mode, off_t offset, off_t length) {
+  std::lock_guard lock(mutex_);
+  const auto gmem = gmem_sizes_.find(fd);
+  if (gmem == gmem_sizes_.end() || offset < 0 || length <= 0 ||
+      static_cast<uint64_t>(offset + length) > gmem->second || (mode & FALLOC_FL_PUNCH_HOLE) == 0) {
+    return static_cast<int>(violation(fmt::format("fallocate(fd {}, mode {:#x}, {:#x}, {:#x})", fd,
+                                                  mode, offset, length)));
+  }
+  ++punched_holes_;
+  return 0;
+}
+
+int SnpKvmModel::madvise(void* addr, std::size_t length, int advice) {
+  return ::madvise(addr, length, advice) == 0 ? 0 : -errno;
+}
 
 long SnpKvmModel::ioctl(int fd, unsigned long request, std::uintptr_t arg) {
   std::lock_guard lock(mutex_);
@@ -195,7 +213,7 @@ long SnpKvmModel::vm_ioctl(unsigned long request, std::uintptr_t arg) {
 
 long SnpKvmModel::create_guest_memfd(std::uintptr_t arg) {
   const auto request = read_user<kvm_create_guest_memfd>(arg);
-  if ((request.flags & ~allowed_gmem_flags_) != 0) {
+  if (request.flags != 0) {
     return violation(fmt::format("KVM_CREATE_GUEST_MEMFD flags {:#x}: SNP private memory takes "
                                  "no flags (§1.3)",
                                  request.flags));

@@ -69,11 +69,10 @@ class SnpKvmModel final : public kvm::Sys {
   int open(const char* path, int flags) override;
   void* mmap(std::size_t length, int prot, int flags, int fd, off_t offset, int* error) override;
   void munmap(void* addr, std::size_t length) noexcept override;
+  int fallocate(int fd, int mode, off_t offset, off_t length) override;
+  int madvise(void* addr, std::size_t length, int advice) override;
 
   // Scripted behaviour.
-  /// TEMPORARY until vmm/private_memory (RamBacking::kPrivate) is merged: guest_memfd flags
-  /// the model tolerates.
-  void allow_guest_memfd_flags(uint64_t flags) { allowed_gmem_flags_ = flags; }
   /// At most this many pages per LAUNCH_UPDATE call (partial progress).
   void set_pages_per_update(uint64_t pages) { pages_per_update_ = pages; }
   /// Every n-th LAUNCH_UPDATE call fails with EAGAIN without progress (0: never).
@@ -95,6 +94,10 @@ class SnpKvmModel final : public kvm::Sys {
   uint64_t launch_policy() const;
   uint64_t init2_vmsa_features() const;
   std::size_t cpuid_updates_failed() const;
+  /// Whether `gpa`'s page currently has the PRIVATE attribute.
+  bool is_private(uint64_t gpa) const;
+  /// fallocate(PUNCH_HOLE) calls on guest_memfds (conversions to shared).
+  std::size_t punched_holes() const;
 
   /// The LD the model's measured pages fold to (firmware/snp/launch_digest.h).
   firmware::Sha384Digest digest() const;
@@ -165,7 +168,7 @@ class SnpKvmModel final : public kvm::Sys {
   std::function<bool(std::span<std::byte>)> cpuid_check_;
   std::map<void*, std::size_t> mappings_;
   int gmem_count_ = 0;
-  uint64_t allowed_gmem_flags_ = 0;
+  std::size_t punched_holes_ = 0;
 };
 
 }  // namespace cvm::vmm::snp::testing

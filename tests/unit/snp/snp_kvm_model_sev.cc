@@ -274,6 +274,14 @@ uint64_t SnpKvmModel::init2_vmsa_features() const {
   std::lock_guard lock(mutex_);
   return vmsa_features_;
 }
+bool SnpKvmModel::is_private(uint64_t gpa) const {
+  std::lock_guard lock(mutex_);
+  return private_gfns_.count(gpa / kPage) != 0;
+}
+std::size_t SnpKvmModel::punched_holes() const {
+  std::lock_guard lock(mutex_);
+  return punched_holes_;
+}
 std::size_t SnpKvmModel::cpuid_updates_failed() const {
   std::lock_guard lock(mutex_);
   return cpuid_failures_;

@@ -45,7 +45,7 @@ Result<void> LaunchHarness::create_memory(uint64_t firmware_size) {
   // Low RAM holding the ASEV sections (0x800000...), and the firmware just below 4 GiB, both
   // guest_memfd-backed as an SNP machine maps them (§3.6 step 6).
   const RamRange ranges[] = {{0, 16ull << 20}, {(4ull << 30) - firmware_size, firmware_size}};
-  CVM_ASSIGN_OR_RETURN(memory, GuestMemory::create(*vm, ranges, RamBacking::kGuestMemfd));
+  CVM_ASSIGN_OR_RETURN(memory, GuestMemory::create(*vm, ranges, RamBacking::kPrivate));
   return ok();
 }
 

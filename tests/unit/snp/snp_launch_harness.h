@@ -43,9 +43,7 @@ firmware::Blob make_blob(std::vector<std::byte> bytes);
 
 class LaunchHarness {
  public:
-  explicit LaunchHarness(SnpHostModel host_model = {}) : model(host_model) {
-    model.allow_guest_memfd_flags(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);  // TEMPORARY
-  }
+  explicit LaunchHarness(SnpHostModel host_model = {}) : model(host_model) {}
 
   /// Runs every step; stops at the first error (returned, with the step named).
   Result<void> run(const LaunchConfig& config);
