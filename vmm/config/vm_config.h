@@ -69,6 +69,9 @@ struct PlatformConfig {
   std::optional<uint64_t> snp_policy;
   std::vector<uint8_t> host_data;    // SNP HOST_DATA (32 bytes)
   std::vector<uint8_t> mrconfigid;   // TDX MRCONFIGID (48 bytes)
+  std::vector<uint8_t> mrowner;      // TDX MROWNER (48 bytes)
+  std::vector<uint8_t> mrownerconfig;  // TDX MROWNERCONFIG (48 bytes)
+  std::string quote_socket;          // TDX: Unix socket of the quote generation service (QGS)
   // SEV-SNP launch inputs beyond policy and HOST_DATA (vmm/snp; not parsed from the CLI or
   // JSON yet). The vCPU model's CPUID signature goes into RDX of every VMSA and so into the
   // measurement (cvmm-measure snp --vcpu-type); empty means "EPYC-v4".

@@ -33,17 +33,24 @@ struct DriverBuffer {
 class VirtqDriver {
  public:
   /// `memory` must cover [0, kDataGpa + data space); size <= 2048 so the rings fit.
-  VirtqDriver(GuestMemoryView& memory, uint16_t size) : memory_(memory), size_(size) {}
+  /// Several drivers can share one memory (a multi-queue device): give each its own
+  /// `ring_base` (added to the ring addresses above, 64 KiB apart is enough) and `data_base`.
+  VirtqDriver(GuestMemoryView& memory, uint16_t size, uint64_t ring_base = 0,
+              uint64_t data_base = kDataGpa)
+      : memory_(memory), size_(size), ring_base_(ring_base), next_data_(data_base) {}
 
   QueueLayout layout() const {
-    return QueueLayout{.size = size_, .desc_table = kDescTableGpa, .avail_ring = kAvailRingGpa,
-                       .used_ring = kUsedRingGpa};
+    return QueueLayout{.size = size_, .desc_table = desc_gpa(), .avail_ring = avail_gpa(),
+                       .used_ring = used_gpa()};
   }
   uint16_t size() const { return size_; }
 
   /// Writes descriptor `index` of the table at `table` (default: the queue's table).
   void set_desc(uint16_t index, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next,
                 uint64_t table = kDescTableGpa) {
+    if (table == kDescTableGpa) {
+      table = desc_gpa();
+    }
     std::array<std::byte, 16> raw{};
     std::span<std::byte> s(raw);
     store_le<uint64_t>(s.subspan<0, 8>(), addr);
@@ -55,13 +62,13 @@ class VirtqDriver {
 
   /// Appends `head` to the available ring and bumps avail idx.
   void publish(uint16_t head) {
-    put16(kAvailRingGpa + 4 + 2ull * (avail_idx_ % size_), head);
+    put16(avail_gpa() + 4 + 2ull * (avail_idx_ % size_), head);
     ++avail_idx_;
-    put16(kAvailRingGpa + 2, avail_idx_);
+    put16(avail_gpa() + 2, avail_idx_);
   }
-  void set_avail_idx(uint16_t idx) { avail_idx_ = idx; put16(kAvailRingGpa + 2, idx); }
-  void set_avail_flags(uint16_t flags) { put16(kAvailRingGpa, flags); }
-  void set_used_event(uint16_t value) { put16(kAvailRingGpa + 4 + 2ull * size_, value); }
+  void set_avail_idx(uint16_t idx) { avail_idx_ = idx; put16(avail_gpa() + 2, idx); }
+  void set_avail_flags(uint16_t flags) { put16(avail_gpa(), flags); }
+  void set_used_event(uint16_t value) { put16(avail_gpa() + 4 + 2ull * size_, value); }
 
   /// Writes `buffers` as a chain into consecutive free descriptors; publishes and returns
   /// the head.
@@ -90,12 +97,12 @@ class VirtqDriver {
     return at;
   }
 
-  uint16_t used_idx() const { return get16(kUsedRingGpa + 2); }
-  uint16_t avail_event() const { return get16(kUsedRingGpa + 4 + 8ull * size_); }
+  uint16_t used_idx() const { return get16(used_gpa() + 2); }
+  uint16_t avail_event() const { return get16(used_gpa() + 4 + 8ull * size_); }
   /// {id, len} of used ring slot `slot`.
   std::pair<uint32_t, uint32_t> used_elem(uint16_t slot) const {
     std::array<std::byte, 8> raw{};
-    (void)memory_.read(kUsedRingGpa + 4 + 8ull * (slot % size_), raw);
+    (void)memory_.read(used_gpa() + 4 + 8ull * (slot % size_), raw);
     std::span<const std::byte> s(raw);
     return {load_le<uint32_t>(s.subspan<0, 4>()), load_le<uint32_t>(s.subspan<4, 4>())};
   }
@@ -118,11 +125,16 @@ class VirtqDriver {
   }
 
  private:
+  uint64_t desc_gpa() const { return ring_base_ + kDescTableGpa; }
+  uint64_t avail_gpa() const { return ring_base_ + kAvailRingGpa; }
+  uint64_t used_gpa() const { return ring_base_ + kUsedRingGpa; }
+
   GuestMemoryView& memory_;
   uint16_t size_;
+  uint64_t ring_base_;
   uint16_t avail_idx_ = 0;
   uint16_t next_desc_ = 0;
-  uint64_t next_data_ = kDataGpa;
+  uint64_t next_data_;
 };
 
 }  // namespace cvm::devices::virtio::testing

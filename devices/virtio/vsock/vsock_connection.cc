@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "devices/virtio/vsock/vsock_connection.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/byte_reader.h"
+
+namespace cvm::devices::virtio::vsock {
+namespace {
+
+enum class SendOutcome { kAll, kPartial, kFailed };
+
+// Sends as much of `bytes` as the socket takes; `sent` is the count written.
+SendOutcome send_some(int fd, std::span<const std::byte> bytes, std::size_t& sent) {
+  sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return SendOutcome::kPartial;
+    }
+    return SendOutcome::kFailed;
+  }
+  return SendOutcome::kAll;
+}
+
+}  // namespace
+
+Connection::Connection(UniqueFd fd, uint64_t id, State state, uint32_t buf_alloc)
+    : fd_(std::move(fd)), id_(id), state_(state), buf_alloc_(buf_alloc) {}
+
+bool Connection::update_peer_credit(const VsockHeader& header) {
+  const uint32_t before = peer_credit();
+  peer_buf_alloc_ = header.buf_alloc;
+  peer_fwd_cnt_ = header.fwd_cnt;
+  const bool grew = peer_credit() > before;
+  if (grew) {
+    credit_request_queued = false;
+  }
+  return grew;
+}
+
+void Connection::stamp_credit(VsockHeader& header) {
+  header.buf_alloc = buf_alloc_;
+  header.fwd_cnt = fwd_cnt_;
+  advertised_fwd_cnt_ = fwd_cnt_;
+}
+
+bool Connection::should_send_credit_update() const noexcept {
+  const uint32_t guest_view_used = rx_cnt_ - advertised_fwd_cnt_;
+  const uint32_t guest_view_free = guest_view_used > buf_alloc_ ? 0 : buf_alloc_ - guest_view_used;
+  return fwd_cnt_ != advertised_fwd_cnt_ && guest_view_free < buf_alloc_ / 2;
+}
+
+Connection::Io Connection::accept_guest_data(std::span<const std::byte> payload) {
+  const uint32_t buffered = rx_cnt_ - fwd_cnt_;
+  if (payload.size() > buf_alloc_ - buffered) {
+    return Io::kCreditExceeded;
+  }
+  rx_cnt_ += static_cast<uint32_t>(payload.size());
+  std::size_t sent = 0;
+  if (to_host_empty()) {
+    if (send_some(fd_.get(), payload, sent) == SendOutcome::kFailed) {
+      return Io::kHostGone;
+    }
+    fwd_cnt_ += static_cast<uint32_t>(sent);
+  }
+  if (to_host_head_ > 0 && to_host_head_ >= to_host_.size() / 2) {
+    to_host_.erase(to_host_.begin(), to_host_.begin() + static_cast<long>(to_host_head_));
+    to_host_head_ = 0;
+  }
+  to_host_.insert(to_host_.end(), payload.begin() + static_cast<long>(sent), payload.end());
+  return Io::kOk;
+}
+
+Connection::Io Connection::flush_to_host() {
+  std::size_t sent = 0;
+  if (!reply_line_.empty()) {
+    const auto outcome = send_some(fd_.get(), cvm::as_bytes(reply_line_), sent);
+    reply_line_.erase(0, sent);
+    if (outcome == SendOutcome::kFailed) {
+      return Io::kHostGone;
+    }
+    if (outcome == SendOutcome::kPartial) {
+      return Io::kOk;
+    }
+  }
+  const auto outcome =
+      send_some(fd_.get(), std::span(to_host_).subspan(to_host_head_), sent);
+  to_host_head_ += sent;
+  fwd_cnt_ += static_cast<uint32_t>(sent);
+  if (to_host_head_ == to_host_.size()) {
+    to_host_.clear();
+    to_host_head_ = 0;
+  }
+  return outcome == SendOutcome::kFailed ? Io::kHostGone : Io::kOk;
+}
+
+Connection::HostRead Connection::read_from_host(std::span<std::byte> out) {
+  HostRead result;
+  const std::size_t limit = std::min<std::size_t>(out.size(), peer_credit());
+  if (limit == 0) {
+    return result;
+  }
+  if (!pending_to_guest_.empty()) {
+    result.bytes = std::min(limit, pending_to_guest_.size());
+    std::memcpy(out.data(), pending_to_guest_.data(), result.bytes);
+    pending_to_guest_.erase(pending_to_guest_.begin(),
+                            pending_to_guest_.begin() + static_cast<long>(result.bytes));
+    return result;
+  }
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), out.data(), limit, MSG_DONTWAIT);
+    if (n > 0) {
+      result.bytes = static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      result.eof = true;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readable = false;
+    } else {
+      result.error = true;
+    }
+    return result;
+  }
+}
+
+void Connection::set_pending_to_guest(std::span<const std::byte> bytes) {
+  pending_to_guest_.assign(bytes.begin(), bytes.end());
+}
+
+}  // namespace cvm::devices::virtio::vsock

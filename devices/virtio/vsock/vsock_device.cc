@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "devices/virtio/vsock/vsock_device.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/byte_reader.h"
+#include "devices/virtio/guest_error_log.h"
+
+namespace cvm::devices::virtio::vsock {
+namespace {
+
+constexpr int kMaxEventsPerWait = 64;
+// The loop wakes at least this often to expire handshake/close deadlines.
+constexpr int kTickMs = 100;
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+// Rounds of tx -> rx -> tx when tx stopped on a full control backlog that rx then drained.
+constexpr int kMaxServiceRounds = 64;
+
+}  // namespace
+
+Result<std::unique_ptr<VsockDevice>> VsockDevice::create(uint64_t guest_cid, std::string uds_path,
+                                                         VsockOptions options) {
+  if (guest_cid < kMinGuestCid || guest_cid >= kMaxGuestCidExclusive) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "vsock guest cid {} is reserved (valid: 3..4294967294)", guest_cid);
+  }
+  if (options.queue_size == 0 || (options.queue_size & (options.queue_size - 1)) != 0 ||
+      options.queue_size > kMaxQueueSize) {
+    return make_error(ErrorCode::kInvalidArgument, "vsock queue size {} is not a power of two",
+                      options.queue_size);
+  }
+  if (options.conn_buffer_bytes < kMaxPayloadBytes || options.max_connections == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "vsock connection buffer must be >= 64 KiB and connections >= 1");
+  }
+  std::unique_ptr<VsockDevice> device(new VsockDevice(guest_cid, std::move(uds_path), options));
+  CVM_TRY(device->start());
+  return device;
+}
+
+VsockDevice::VsockDevice(uint64_t guest_cid, std::string uds_path, VsockOptions options)
+    : guest_cid_(guest_cid),
+      uds_path_(std::move(uds_path)),
+      options_(options),
+      queue_max_sizes_{options.queue_size, options.queue_size, options.queue_size},
+      scratch_(kMaxPayloadBytes) {
+  store_le<uint64_t>(std::span(config_).first<8>(), guest_cid_);
+}
+
+Result<void> VsockDevice::start() {
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_.valid()) {
+    return errno_error(ErrorCode::kIo, "epoll_create1", errno);
+  }
+  kick_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!kick_.valid()) {
+    return errno_error(ErrorCode::kIo, "eventfd", errno);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = VsockMuxer::kKickId;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, kick_.get(), &ev) != 0) {
+    return errno_error(ErrorCode::kIo, "epoll_ctl(ADD eventfd)", errno);
+  }
+  CVM_ASSIGN_OR_RETURN(muxer_, VsockMuxer::create(epoll_.get(), uds_path_, guest_cid_, options_));
+  loop_ = std::thread([this] { run(); });
+  return ok();
+}
+
+VsockDevice::~VsockDevice() {
+  if (loop_.joinable()) {
+    stopping_ = true;
+    kick();
+    loop_.join();
+  }
+  std::lock_guard lock(mutex_);
+  muxer_.reset();  // closes connections, removes the socket file
+}
+
+uint64_t VsockDevice::device_features() const { return feature_bit(kFeatureStream); }
+
+void VsockDevice::read_config(uint64_t offset, std::span<std::byte> out) const {
+  std::fill(out.begin(), out.end(), std::byte{0});
+  if (offset >= config_.size()) {
+    return;
+  }
+  const std::size_t n = std::min<std::size_t>(out.size(), config_.size() - offset);
+  // Bounds: offset < config_.size() and n <= the remaining bytes.
+  std::memcpy(out.data(), config_.data() + offset, n);
+}
+
+void VsockDevice::write_config(uint64_t /*offset*/, std::span<const std::byte> /*data*/) {
+  // guest_cid is read-only (§5.10.4).
+}
+
+Result<void> VsockDevice::activate(GuestMemoryView& memory, VirtioInterrupt& interrupt,
+                                   uint64_t /*driver_features*/,
+                                   std::vector<std::optional<SplitVirtqueue>> queues) {
+  if (queues.size() != 3 || !queues[kRxQueue] || !queues[kTxQueue]) {
+    return make_error(ErrorCode::kGuest, "virtio-vsock activated without its rx and tx queues");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    memory_ = &memory;
+    interrupt_ = &interrupt;
+    rx_ = std::move(queues[kRxQueue]);
+    tx_ = std::move(queues[kTxQueue]);
+    event_ = std::move(queues[kEventQueue]);
+    broken_ = false;
+    muxer_->set_active(true);
+  }
+  kick();  // buffers may be posted already
+  return ok();
+}
+
+void VsockDevice::reset() {
+  std::lock_guard lock(mutex_);
+  muxer_->set_active(false);  // the guest's sockets are gone: close the host ends
+  spare_rx_.reset();
+  rx_.reset();
+  tx_.reset();
+  event_.reset();
+  memory_ = nullptr;
+  interrupt_ = nullptr;
+  broken_ = false;
+}
+
+void VsockDevice::process_queue(uint16_t /*index*/) { kick(); }
+
+void VsockDevice::kick() {
+  const uint64_t one = 1;
+  // EAGAIN means the counter is saturated, i.e. a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t n = ::write(kick_.get(), &one, sizeof(one));
+}
+
+std::size_t VsockDevice::connection_count() const {
+  std::lock_guard lock(mutex_);
+  return muxer_->connection_count();
+}
+
+uint64_t VsockDevice::buffered_bytes() const {
+  std::lock_guard lock(mutex_);
+  return muxer_->buffered_bytes();
+}
+
+uint64_t VsockDevice::peak_buffered_bytes() const {
+  std::lock_guard lock(mutex_);
+  return muxer_->peak_buffered_bytes();
+}
+
+void VsockDevice::run() {
+  std::array<epoll_event, kMaxEventsPerWait> events{};
+  while (!stopping_) {
+    const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEventsPerWait, kTickMs);
+    if (n < 0 && errno != EINTR) {
+      log_guest_error(fmt::format("virtio-vsock {}", uds_path_),
+                      errno_error(ErrorCode::kIo, "epoll_wait", errno));
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      return;
+    }
+    handle_events(std::span(events).first(static_cast<std::size_t>(std::max(n, 0))));
+    const auto now = VsockMuxer::Clock::now();
+    if (now - last_sweep_ >= kSweepInterval) {
+      last_sweep_ = now;
+      muxer_->expire_deadlines(now);
+    }
+    service_queues();
+  }
+}
+
+void VsockDevice::handle_events(std::span<const epoll_event> events) {
+  for (const epoll_event& ev : events) {
+    if (ev.data.u64 == VsockMuxer::kKickId) {
+      uint64_t count = 0;
+      [[maybe_unused]] const ssize_t n = ::read(kick_.get(), &count, sizeof(count));
+    } else if (ev.data.u64 == VsockMuxer::kListenerId) {
+      muxer_->accept_clients();
+    } else {
+      muxer_->on_socket_event(ev.data.u64, ev.events);
+    }
+  }
+}
+
+void VsockDevice::service_queues() {
+  if (!rx_ || !tx_ || broken_) {
+    return;
+  }
+  if (auto served = service_locked(); !served) {
+    fail(served.error());
+  }
+}
+
+void VsockDevice::fail(const Error& error) {
+  log_guest_error(fmt::format("virtio-vsock {}", uds_path_), error);
+  broken_ = true;
+  interrupt_->set_needs_reset();
+}
+
+Result<void> VsockDevice::service_locked() {
+  bool tx_used = false;
+  bool rx_used = false;
+  for (int round = 0; round < kMaxServiceRounds; ++round) {
+    CVM_ASSIGN_OR_RETURN(const bool stalled, process_tx(tx_used));
+    CVM_TRY(fill_rx(rx_used));
+    if (!stalled || muxer_->tx_backlogged()) {
+      break;
+    }
+  }
+  if (tx_used) {
+    CVM_ASSIGN_OR_RETURN(const bool notify, tx_->needs_notification());
+    if (notify) {
+      interrupt_->signal_used_queue(kTxQueue);
+    }
+  }
+  if (rx_used) {
+    CVM_ASSIGN_OR_RETURN(const bool notify, rx_->needs_notification());
+    if (notify) {
+      interrupt_->signal_used_queue(kRxQueue);
+    }
+  }
+  return ok();
+}
+
+// Takes tx packets until the ring is empty; true when it stopped early because the control
+// backlog (answers waiting for rx buffers) is full.
+Result<bool> VsockDevice::process_tx(bool& used) {
+  for (;;) {
+    if (muxer_->tx_backlogged()) {
+      return true;
+    }
+    CVM_ASSIGN_OR_RETURN(std::optional<DescriptorChain> chain, tx_->pop());
+    if (!chain) {
+      CVM_ASSIGN_OR_RETURN(const bool pending, tx_->enable_notification_and_check_pending());
+      if (!pending) {
+        return false;
+      }
+      continue;
+    }
+    CVM_TRY(deliver_tx(*chain));
+    CVM_TRY(tx_->add_used(chain->head, 0));
+    used = true;
+  }
+}
+
+Result<void> VsockDevice::deliver_tx(const DescriptorChain& chain) {
+  CVM_ASSIGN_OR_RETURN(const TxPacket packet, parse_tx_chain(*memory_, chain, guest_cid_));
+  if (packet.verdict != Verdict::kDeliver) {
+    log_guest_error(fmt::format("virtio-vsock {}", uds_path_),
+                    make_error(ErrorCode::kGuest, "tx packet {} {}->{}: {}",
+                               op_name(packet.header.op), packet.header.src_port,
+                               packet.header.dst_port, packet.reason));
+    if (packet.verdict == Verdict::kReset) {
+      muxer_->queue_reset_reply(packet.header);
+    }
+    return ok();
+  }
+  const std::span<std::byte> payload = std::span(scratch_).first(packet.header.len);
+  CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize, payload));
+  muxer_->on_guest_packet(packet.header, payload);
+  return ok();
+}
+
+Result<void> VsockDevice::fill_rx(bool& used) {
+  while (muxer_->has_rx_work()) {
+    std::optional<DescriptorChain> chain = std::exchange(spare_rx_, std::nullopt);
+    if (!chain) {
+      CVM_ASSIGN_OR_RETURN(chain, rx_->pop());
+    }
+    if (!chain) {
+      CVM_ASSIGN_OR_RETURN(const bool pending, rx_->enable_notification_and_check_pending());
+      if (pending) {
+        continue;
+      }
+      return ok();  // starved: the driver's next rx notification resumes us
+    }
+    if (chain->writable_bytes < kHeaderSize) {
+      log_guest_error(fmt::format("virtio-vsock {}", uds_path_),
+                      make_error(ErrorCode::kGuest, "rx buffer of {} bytes cannot hold a header",
+                                 chain->writable_bytes));
+      CVM_TRY(rx_->add_used(chain->head, 0));
+      used = true;
+      continue;
+    }
+    const uint32_t room = std::min(chain->writable_bytes - uint32_t{kHeaderSize}, kMaxPayloadBytes);
+    std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(scratch_).first(room));
+    if (!packet) {
+      spare_rx_ = std::move(chain);
+      return ok();
+    }
+    CVM_TRY(write_rx_packet(*chain, *packet));
+    used = true;
+  }
+  return ok();
+}
+
+Result<void> VsockDevice::write_rx_packet(const DescriptorChain& chain, const VsockHeader& header) {
+  std::array<std::byte, kHeaderSize> raw{};
+  encode_header(header, raw);
+  CVM_TRY(write_to_buffers(*memory_, chain.writable, 0, raw));
+  CVM_TRY(write_to_buffers(*memory_, chain.writable, kHeaderSize,
+                           std::span(scratch_).first(header.len)));
+  return rx_->add_used(chain.head, static_cast<uint32_t>(kHeaderSize) + header.len);
+}
+
+}  // namespace cvm::devices::virtio::vsock
