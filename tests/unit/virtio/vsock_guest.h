@@ -170,7 +170,7 @@ class VsockGuestDriver {
           scratch_.resize(std::max(scratch_.size(), payload));
           (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
                              std::span(scratch_).first(payload));
-        } else {
+        } else if (payload > 0) {
           p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
         }
       }
