@@ -6,6 +6,7 @@
 // Invariants: no crash; every rx packet comes from CID 2 to the guest CID, is a STREAM
 // packet with a known op and len <= the room given; connections and buffered bytes stay
 // within their bounds.
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@ struct World {
     epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
     services[0] = testing::listen_unix(path + "_1");
     services[1] = testing::listen_unix(path + "_2");
+    for (UniqueFd& service : services) {
+      ::fcntl(service.get(), F_SETFL, O_NONBLOCK);  // serve() polls them
+    }
   }
   std::string path;
   UniqueFd epoll;
