@@ -13,6 +13,8 @@ packages=(
   acpica-tools
   # the project's guest: Debian's kernel source, busybox for the initramfs
   linux-source-6.1 busybox-static flex bison bc libelf-dev cpio xz-utils python3
+  # the e2e boot tests: ext4 root images (mkfs.ext4 -d, debugfs)
+  e2fsprogs
 )
 
 missing=()

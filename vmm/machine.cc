@@ -14,6 +14,7 @@
 #include "devices/debug/boot_timing_port.h"
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
+#include "devices/virtio/vsock/vsock_device.h"
 #include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
@@ -81,9 +82,10 @@ Result<std::vector<std::byte>> read_optional(const std::optional<std::string>& p
   return bytes;
 }
 
-/// Opens every --disk in order (the first becomes /dev/vda), before any KVM object exists,
-/// so a missing or unusable image fails with nothing created.
-Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
+/// Opens every --disk in order (the first becomes /dev/vda), then the vsock device (which
+/// binds its Unix socket), before any KVM object exists, so a missing or unusable image or
+/// socket path fails with nothing created. Slot order: disks, then vsock.
+Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_virtio_devices(
     const VmConfig& config) {
   namespace blk = devices::virtio::blk;
   std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> result;
@@ -94,6 +96,14 @@ Result<std::vector<std::unique_ptr<devices::virtio::VirtioDevice>>> open_disks(
     }
     result.push_back(std::make_unique<blk::BlkDevice>(std::move(*file),
                                                       blk::BlkOptions{.serial = disk.id}));
+  }
+  if (config.vsock) {
+    auto vsock = devices::virtio::vsock::VsockDevice::create(config.vsock->cid,
+                                                              config.vsock->socket);
+    if (!vsock) {
+      return std::move(vsock).error().context("--vsock");
+    }
+    result.push_back(std::move(*vsock));
   }
   return result;
 }
@@ -165,9 +175,6 @@ Result<void> check_machine_config(const VmConfig& config) {
   if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
     return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
   }
-  if (config.vsock) {
-    return make_error(ErrorCode::kInvalidArgument, "--vsock is not wired into cvmm run yet");
-  }
   return ok();
 }
 
@@ -200,7 +207,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
     CVM_ASSIGN_OR_RETURN(images.initrd,
                          read_optional(config.payload.initramfs, "reading the initramfs"));
   }
-  CVM_ASSIGN_OR_RETURN(auto virtio, open_disks(config));
+  CVM_ASSIGN_OR_RETURN(auto virtio, open_virtio_devices(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system, *backend, config.platform));

@@ -86,7 +86,7 @@ class Machine final {
 };
 
 /// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
-/// --firmware for plain VMs and no vsock (not part of this machine yet).
+/// --firmware for plain VMs.
 /// Errors: kInvalidArgument with the offending option.
 [[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
 

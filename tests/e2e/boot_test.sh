@@ -5,6 +5,15 @@
 # marker, and that cvmm exits 0.
 #
 #   boot_test.sh --cvmm PATH --cpus N [--kernel vmlinux|bzImage] [--initramfs auto|busybox|ud2]
+#                [--root-disk ro|rw] [--vsock]
+#
+# --root-disk: no initramfs; the init tree (busybox or ud2) goes into an ext4 image that the
+#   kernel mounts as root=/dev/vda over virtio-blk, read-only (readonly=on disk, `ro`) or
+#   read-write. With busybox, the disk's /init writes a file, syncs and powers off, and the
+#   test finds the file in the image on the host afterwards.
+# --vsock: adds virtio-vsock (hybrid vsock socket in a temp dir) and checks, while the guest
+#   boots, that `CONNECT 1024` to a guest port nobody listens on is refused (the guest
+#   kernel's virtio-vsock driver answers RST, so cvmm closes without "OK").
 #
 # Init variants (nested-kvm-notes.md, "Guest user space does not run on this host"):
 #   busybox  /init prints CVMM-GUEST-INIT-OK and powers off; cvmm exits 0 on the ACPI
@@ -23,6 +32,8 @@ kernel_format=vmlinux
 initramfs_choice=${CVMM_E2E_INITRAMFS:-auto}
 boot_timeout=${CVMM_E2E_TIMEOUT:-180}
 memory=128M
+root_disk=""
+with_vsock=0
 
 while (($# > 0)); do
   case $1 in
@@ -30,7 +41,9 @@ while (($# > 0)); do
     --cpus) cpus=$2; shift 2 ;;
     --kernel) kernel_format=$2; shift 2 ;;
     --initramfs) initramfs_choice=$2; shift 2 ;;
-    *) echo "usage: $0 --cvmm PATH --cpus N [--kernel vmlinux|bzImage] [--initramfs auto|busybox|ud2]" >&2
+    --root-disk) root_disk=$2; shift 2 ;;
+    --vsock) with_vsock=1; shift ;;
+    *) echo "usage: $0 --cvmm PATH --cpus N [--kernel vmlinux|bzImage] [--initramfs auto|busybox|ud2] [--root-disk ro|rw] [--vsock]" >&2
        exit 2 ;;
   esac
 done
@@ -91,18 +104,77 @@ for artifact in "$kernel" "$initramfs"; do
 done
 cmdline=$(<"$source_dir/guest/cmdline.txt")
 
-log=$(mktemp "${TMPDIR:-/tmp}/cvmm-e2e-boot.XXXXXX")
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/cvmm-e2e-boot.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+log=$work/console.log
+run_args=(run --kernel "$kernel" --cpus "boot=$cpus" --memory "size=$memory" --serial tty)
+written_marker="CVMM-ROOT-WRITTEN-$$"
+if [[ -n $root_disk ]]; then
+  # The initramfs tree becomes the root file system; for busybox its /init is replaced by
+  # one that proves the root disk works from user space (write, sync, power off).
+  mkdir "$work/root"
+  (cd "$work/root" && gzip -dc "$initramfs" | cpio -idm --quiet) ||
+    { echo "FAILED:  unpacking $initramfs"; exit 1; }
+  if [[ $initramfs_choice == busybox ]]; then
+    cat >"$work/root/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+if [ -w / ] && /bin/busybox touch /cvmm-root-probe 2>/dev/null; then
+  echo "$written_marker" >/cvmm-written && /bin/busybox sync && echo "root: wrote /cvmm-written"
+else
+  echo "root: read-only as expected"
+fi
+echo "$CVMM_GUEST_INIT_MARKER cpus=\$(/bin/busybox nproc) kernel=\$(/bin/busybox uname -r)"
+/bin/busybox poweroff -f
+INIT
+    chmod 755 "$work/root/init"
+  fi
+  mkfs.ext4 -q -F -L cvmmroot -d "$work/root" "$work/root.img" 64M ||
+    { echo "FAILED:  mkfs.ext4 of the root image"; exit 1; }
+  disk="path=$work/root.img,id=cvmm-root"
+  [[ $root_disk == ro ]] && disk+=",readonly=on"
+  run_args+=(--disk "$disk")
+  cmdline+=" root=/dev/vda rootfstype=ext4 init=/init $root_disk"
+else
+  run_args+=(--initramfs "$initramfs")
+fi
+run_args+=(--cmdline "$cmdline")
+if ((with_vsock)); then
+  run_args+=(--vsock "cid=3,socket=$work/vsock.sock")
+fi
 echo "cvmm:      $cvmm"
 echo "kernel:    $kernel"
-echo "initramfs: $initramfs ($initramfs_choice)"
+echo "init:      $initramfs ($initramfs_choice)${root_disk:+ on an ext4 root disk ($root_disk)}"
 echo "cmdline:   $cmdline"
 echo "vCPUs:     $cpus, memory $memory, timeout ${boot_timeout}s"
 
+# Probes the hybrid vsock socket while the guest boots: CONNECT to a port with no listener
+# must end with the connection closed and no "OK" (RST from the guest's vsock driver).
+probe_vsock() {
+  local socket=$work/vsock.sock
+  for _ in $(seq 1 600); do
+    grep -q 'Freeing unused kernel' "$log" 2>/dev/null && break
+    sleep 0.1
+  done
+  python3 - "$socket" >"$work/vsock.result" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(b"CONNECT 1024\n")
+try:
+    data = s.recv(64)
+except socket.timeout:
+    print("timeout"); sys.exit(0)
+print("closed" if data == b"" else "answered " + data.decode(errors="replace").strip())
+PY
+}
+
 started=$SECONDS
-timeout --kill-after=10 "$boot_timeout" "$cvmm" run --kernel "$kernel" --initramfs "$initramfs" \
-  --cmdline "$cmdline" --cpus "boot=$cpus" --memory "size=$memory" --serial tty \
-  </dev/null >"$log" 2>&1
+timeout --kill-after=10 "$boot_timeout" "$cvmm" "${run_args[@]}" </dev/null >"$log" 2>&1 &
+cvmm_pid=$!
+((with_vsock)) && probe_vsock
+wait "$cvmm_pid"
 status=$?
 elapsed=$((SECONDS - started))
 echo "cvmm exited with status $status after ${elapsed}s"
@@ -132,6 +204,33 @@ else
   expect "user mode reached (ud2 /init killed init)" 'Attempted to kill init! exitcode=0x00000004'
   if ((status == 0)); then pass "cvmm exit status 0 (reset after panic, panic=-1 reboot=k)"; else fail "cvmm exit status $status, expected 0 after the panic reset"; fi
   skipped_check "init marker $CVMM_GUEST_INIT_MARKER and ACPI power-off from user space: ${host_note:-ud2 variant requested}"
+fi
+if [[ -n $root_disk ]]; then
+  expect "virtio-blk probed as vda" 'virtio_blk virtio[0-9]+: \[vda\]'
+  expect "ext4 root mounted from vda" 'EXT4-fs \(vda\): mounted filesystem'
+  if [[ $root_disk == ro ]]; then
+    expect "root mounted read-only" 'VFS: Mounted root \(ext4 filesystem\) readonly on device'
+  else
+    expect "root mounted read-write" 'VFS: Mounted root \(ext4 filesystem\) on device'
+  fi
+  if [[ $initramfs_choice == busybox && $root_disk == rw ]]; then
+    if debugfs -R 'cat /cvmm-written' "$work/root.img" 2>/dev/null | grep -q "$written_marker"; then
+      pass "file written and synced by the guest is in the image after cvmm exited"
+    else
+      fail "the guest's /cvmm-written is not in the root image"
+    fi
+  else
+    skipped_check "guest write/sync/power-off round trip: ${host_note:-needs the busybox init and a rw root}"
+  fi
+fi
+if ((with_vsock)); then
+  result=$(cat "$work/vsock.result" 2>/dev/null)
+  if [[ $result == closed ]]; then
+    pass "vsock: CONNECT to a port with no guest listener was closed without OK"
+  else
+    fail "vsock: CONNECT 1024 with no listener: ${result:-no result}"
+  fi
+  skipped_check "vsock: a guest program on port 1024 reached through CONNECT 1024: ${host_note:-the guest has no vsock listener program yet}"
 fi
 if ((status == 124 || status == 137)); then
   fail "cvmm did not exit within ${boot_timeout}s"

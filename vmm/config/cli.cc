@@ -206,7 +206,9 @@ Result<void> apply_vsock(std::string_view text, VmConfig& config) {
 Result<void> apply_platform(std::string_view text, VmConfig& config) {
   CVM_ASSIGN_OR_RETURN(
       const auto options,
-      OptionList::parse("platform", text, {"tdx", "sev_snp", "policy", "host_data", "mrconfigid"}));
+      OptionList::parse("platform", text,
+                        {"tdx", "sev_snp", "policy", "host_data", "mrconfigid", "mrowner",
+                         "mrownerconfig", "quote_socket"}));
   CVM_ASSIGN_OR_RETURN(const auto tdx, options.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, options.boolean("sev_snp"));
   if (tdx.value_or(false) && sev_snp.value_or(false)) {
@@ -221,6 +223,17 @@ Result<void> apply_platform(std::string_view text, VmConfig& config) {
   CVM_ASSIGN_OR_RETURN(const auto mrconfigid, options.tee_bytes("mrconfigid", kMrConfigIdBytes));
   platform.host_data = host_data.value_or(std::vector<uint8_t>());
   platform.mrconfigid = mrconfigid.value_or(std::vector<uint8_t>());
+  CVM_ASSIGN_OR_RETURN(const auto mrowner, options.tee_bytes("mrowner", kMrConfigIdBytes));
+  CVM_ASSIGN_OR_RETURN(const auto mrownerconfig,
+                       options.tee_bytes("mrownerconfig", kMrConfigIdBytes));
+  platform.mrowner = mrowner.value_or(std::vector<uint8_t>());
+  platform.mrownerconfig = mrownerconfig.value_or(std::vector<uint8_t>());
+  if (const std::string* socket = options.find("quote_socket")) {
+    if (socket->empty()) {
+      return usage_error("--platform quote_socket: empty path");
+    }
+    platform.quote_socket = *socket;
+  }
   return ok();
 }
 
@@ -380,6 +393,12 @@ std::string cli_field_name(ConfigField field, std::size_t index) {
       return "--platform host_data";
     case ConfigField::kMrConfigId:
       return "--platform mrconfigid";
+    case ConfigField::kMrOwner:
+      return "--platform mrowner";
+    case ConfigField::kMrOwnerConfig:
+      return "--platform mrownerconfig";
+    case ConfigField::kQuoteSocket:
+      return "--platform quote_socket";
   }
   return "--?";
 }

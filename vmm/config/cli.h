@@ -8,6 +8,7 @@
 //   --disk path=PATH[,readonly=on|off][,id=NAME]      (repeatable)
 //   --vsock cid=N,socket=PATH
 //   --platform tdx=on|sev_snp=on[,policy=HEX][,host_data=HEX|BASE64][,mrconfigid=HEX|BASE64]
+//              [,mrowner=HEX|BASE64][,mrownerconfig=HEX|BASE64][,quote_socket=PATH] (TDX)
 //   --config FILE.json                                (alone: the whole VM as JSON, json.h)
 //
 // Every flag takes "--flag VALUE" or "--flag=VALUE". Option lists are comma-separated

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <optional>
+#include <tuple>
 
 #include <boost/json.hpp>
 
@@ -179,7 +180,8 @@ Result<void> read_payload(const json::value& value, const JsonOptions& options, 
   CVM_ASSIGN_OR_RETURN(
       const auto reader,
       ObjectReader::open(value, "payload",
-                         {"kernel", "initramfs", "cmdline", "firmware", "host_data", "mrconfigid"},
+                         {"kernel", "initramfs", "cmdline", "firmware", "host_data", "mrconfigid",
+                          "mrowner", "mrownerconfig"},
                          options));
   PayloadConfig& payload = config.payload;
   CVM_ASSIGN_OR_RETURN(const auto kernel, reader.path("kernel"));
@@ -189,16 +191,18 @@ Result<void> read_payload(const json::value& value, const JsonOptions& options, 
   payload.cmdline = cmdline.value_or("");
   CVM_ASSIGN_OR_RETURN(payload.firmware, reader.path("firmware"));
   // CH and Kata put the TEE launch data in the payload (runtime-integration.md §1.9).
-  const std::pair<std::string_view, std::size_t> tee_keys[] = {{"host_data", kHostDataBytes},
-                                                               {"mrconfigid", kMrConfigIdBytes}};
-  for (const auto& [key, bytes] : tee_keys) {
+  PlatformConfig& platform = config.platform;
+  const std::tuple<std::string_view, std::size_t, std::vector<uint8_t>*> tee_keys[] = {
+      {"host_data", kHostDataBytes, &platform.host_data},
+      {"mrconfigid", kMrConfigIdBytes, &platform.mrconfigid},
+      {"mrowner", kMrConfigIdBytes, &platform.mrowner},
+      {"mrownerconfig", kMrConfigIdBytes, &platform.mrownerconfig}};
+  for (const auto& [key, bytes, field] : tee_keys) {
     CVM_ASSIGN_OR_RETURN(const auto text, reader.string(key));
     if (!text) {
       continue;
     }
-    CVM_ASSIGN_OR_RETURN(auto decoded, at_path(parse_hex_or_base64(*text, bytes), reader.child(key)));
-    (key == "host_data" ? config.platform.host_data : config.platform.mrconfigid) =
-        std::move(decoded);
+    CVM_ASSIGN_OR_RETURN(*field, at_path(parse_hex_or_base64(*text, bytes), reader.child(key)));
   }
   return ok();
 }
@@ -278,7 +282,8 @@ Result<void> read_vsock(const json::value& value, const JsonOptions& options, Vm
 Result<void> read_platform(const json::value& value, const JsonOptions& options,
                            VmConfig& config) {
   CVM_ASSIGN_OR_RETURN(const auto reader, ObjectReader::open(value, "platform",
-                                                             {"tdx", "sev_snp", "snp_policy"},
+                                                             {"tdx", "sev_snp", "snp_policy",
+                                                              "quote_socket"},
                                                              options));
   CVM_ASSIGN_OR_RETURN(const auto tdx, reader.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, reader.boolean("sev_snp"));
@@ -288,6 +293,8 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
   config.platform.tee = tdx.value_or(false)       ? TeeKind::kTdx
                         : sev_snp.value_or(false) ? TeeKind::kSevSnp
                                                   : TeeKind::kNone;
+  CVM_ASSIGN_OR_RETURN(const auto quote_socket, reader.path("quote_socket"));
+  config.platform.quote_socket = quote_socket.value_or("");
   // The policy is a bit mask, so a hex string is accepted as well as a number.
   if (const json::value* policy = reader.find("snp_policy")) {
     if (const json::string* text = policy->if_string()) {

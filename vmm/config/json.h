@@ -5,13 +5,15 @@
 //
 //   {
 //     "payload":  {"kernel": PATH, "initramfs": PATH, "cmdline": STR, "firmware": PATH,
-//                  "host_data": HEX|BASE64 (32 bytes, SNP), "mrconfigid": HEX|BASE64 (48, TDX)},
+//                  "host_data": HEX|BASE64 (32 bytes, SNP), "mrconfigid": HEX|BASE64 (48, TDX),
+//                   "mrowner", "mrownerconfig": HEX|BASE64 (48 each, TDX)},
 //     "cpus":     {"boot_vcpus": N},
 //     "memory":   {"size": BYTES, "guest_memfd": BOOL, "hugepages": BOOL},
 //     "serial":   {"mode": "Tty"|"File"|"Off", "file": PATH},
 //     "disks":    [{"path": PATH, "readonly": BOOL, "id": STR}, ...],
 //     "vsock":    {"cid": N, "socket": PATH},
-//     "platform": {"tdx": BOOL, "sev_snp": BOOL, "snp_policy": N|"0xHEX"}
+//     "platform": {"tdx": BOOL, "sev_snp": BOOL, "snp_policy": N|"0xHEX",
+//                  "quote_socket": PATH (TDX)}
 //   }
 //
 // "payload" is required; so are cpus.boot_vcpus, memory.size, serial.mode, disks[].path,

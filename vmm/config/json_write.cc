@@ -29,6 +29,12 @@ json::object payload_to_json(const VmConfig& config) {
   if (!config.platform.mrconfigid.empty()) {
     out["mrconfigid"] = bytes_to_hex(config.platform.mrconfigid);
   }
+  if (!config.platform.mrowner.empty()) {
+    out["mrowner"] = bytes_to_hex(config.platform.mrowner);
+  }
+  if (!config.platform.mrownerconfig.empty()) {
+    out["mrownerconfig"] = bytes_to_hex(config.platform.mrownerconfig);
+  }
   return out;
 }
 
@@ -73,6 +79,9 @@ json::object platform_to_json(const PlatformConfig& platform) {
   out["sev_snp"] = platform.tee == TeeKind::kSevSnp;
   if (platform.snp_policy) {
     out["snp_policy"] = fmt::format("{:#x}", *platform.snp_policy);
+  }
+  if (!platform.quote_socket.empty()) {
+    out["quote_socket"] = platform.quote_socket;
   }
   return out;
 }
@@ -141,6 +150,12 @@ std::string json_field_name(ConfigField field, std::size_t index) {
       return "payload.host_data";
     case ConfigField::kMrConfigId:
       return "payload.mrconfigid";
+    case ConfigField::kMrOwner:
+      return "payload.mrowner";
+    case ConfigField::kMrOwnerConfig:
+      return "payload.mrownerconfig";
+    case ConfigField::kQuoteSocket:
+      return "platform.quote_socket";
   }
   return "?";
 }

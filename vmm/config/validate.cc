@@ -186,6 +186,23 @@ Result<void> check_platform(const VmConfig& config, const Checker& check) {
                         platform.mrconfigid.size(), kMrConfigIdBytes);
     }
   }
+  const std::pair<ConfigField, const std::vector<uint8_t>*> owner_fields[] = {
+      {ConfigField::kMrOwner, &platform.mrowner},
+      {ConfigField::kMrOwnerConfig, &platform.mrownerconfig}};
+  for (const auto& [field, bytes] : owner_fields) {
+    if (bytes->empty()) {
+      continue;
+    }
+    if (!tdx) {
+      return check.fail(field, 0, "needs {}", tdx_name);
+    }
+    if (bytes->size() != kMrConfigIdBytes) {
+      return check.fail(field, 0, "is {} bytes, expected {}", bytes->size(), kMrConfigIdBytes);
+    }
+  }
+  if (!platform.quote_socket.empty() && !tdx) {
+    return check.fail(ConfigField::kQuoteSocket, 0, "needs {}", tdx_name);
+  }
   // A TD starts at the reset vector in 32-bit mode; only TDVF/td-shim can boot it.
   if (tdx && !config.payload.firmware) {
     return check.fail(ConfigField::kTdx, 0, "needs {} (TDVF or td-shim)",

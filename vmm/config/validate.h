@@ -53,6 +53,9 @@ enum class ConfigField {
   kSnpPolicy,
   kHostData,
   kMrConfigId,
+  kMrOwner,
+  kMrOwnerConfig,
+  kQuoteSocket,
 };
 
 /// Spells a field for an error message; `index` is the disk index for indexed fields.

@@ -92,6 +92,21 @@ TEST(CliTest, FirmwareAloneNeedsNoKernel) {
   EXPECT_TRUE(config->payload.kernel.empty());
 }
 
+TEST(CliTest, TdxOwnerFieldsAndQuoteSocket) {
+  auto config = from_cli({"--firmware", "/tdvf.fd", "--platform",
+                          "tdx=on,mrowner=" + std::string(96, 'b') + ",mrownerconfig=" +
+                              std::string(96, 'c') + ",quote_socket=/run/qgs.sock"});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->platform.mrowner, std::vector<uint8_t>(48, 0xbb));
+  EXPECT_EQ(config->platform.mrownerconfig, std::vector<uint8_t>(48, 0xcc));
+  EXPECT_EQ(config->platform.quote_socket, "/run/qgs.sock");
+  auto snp = from_cli({"--kernel", "/k", "--platform", "sev_snp=on,mrowner=" + std::string(96, '0')});
+  ASSERT_FALSE(snp);
+  EXPECT_EQ(snp.error().message(), "--platform mrowner: needs --platform tdx=on");
+  auto short_owner = from_cli({"--firmware", "/f", "--platform", "tdx=on,mrownerconfig=00"});
+  ASSERT_FALSE(short_owner);
+}
+
 TEST(CliTest, TdxPlatform) {
   const std::string mrconfigid(96, 'a');
   auto config = from_cli({"--firmware", "/tdvf.fd", "--kernel", "/k", "--platform",

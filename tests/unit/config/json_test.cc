@@ -69,6 +69,9 @@ TEST(JsonTest, ModelRoundTripsThroughJson) {
   tdx.serial.mode = SerialMode::kOff;
   tdx.platform.tee = TeeKind::kTdx;
   tdx.platform.mrconfigid.assign(48, 0x5a);
+  tdx.platform.mrowner.assign(48, 0x01);
+  tdx.platform.mrownerconfig.assign(48, 0x02);
+  tdx.platform.quote_socket = "/run/qgs.sock";
   VmConfig plain;
   plain.payload.kernel = "/k";
   plain.vsock = VsockConfig{kMaxVsockCid, "/s"};

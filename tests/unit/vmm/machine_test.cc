@@ -165,6 +165,49 @@ TEST(MachineTest, DisksAreWiredInOrderWithIrqfdAndIoeventfd) {
   EXPECT_TRUE(in_order(sys.call_names(), {"KVM_SET_REGS", "KVM_IRQFD", "KVM_IOEVENTFD"}));
 }
 
+TEST(MachineTest, VsockFollowsTheDisksAndOwnsItsSocketFile) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("vsock");
+  const std::string disk = temp_path("vsock_disk.img");
+  std::ofstream(disk, std::ios::binary) << std::string(4096, '\0');
+  const std::string socket = temp_path("vsock.sock");
+  VmConfig config = basic_config(kernel);
+  config.disks = {{disk, false, ""}};
+  config.vsock = VsockConfig{.cid = 42, .socket = socket};
+  {
+    auto machine = Machine::create(config, sys);
+    ASSERT_TRUE(machine.has_value()) << machine.error().message();
+    EXPECT_EQ(::access(socket.c_str(), F_OK), 0);  // bound before the guest runs
+    const auto irqfds = sys.calls_named("KVM_IRQFD");
+    ASSERT_EQ(irqfds.size(), 2u);
+    EXPECT_EQ(irqfds[1].arg_as<kvm_irqfd>().gsi, 6u);
+    const auto ioeventfds = sys.calls_named("KVM_IOEVENTFD");
+    ASSERT_EQ(ioeventfds.size(), 4u);  // blk: 1 queue; vsock: rx, tx, event
+    for (std::size_t i = 1; i < 4; ++i) {
+      EXPECT_EQ(ioeventfds[i].arg_as<kvm_ioeventfd>().addr, 0xd0001050u);
+      EXPECT_EQ(ioeventfds[i].arg_as<kvm_ioeventfd>().datamatch, i - 1);
+    }
+  }
+  EXPECT_NE(::access(socket.c_str(), F_OK), 0);  // removed with the machine
+  ::unlink(kernel.c_str());
+  ::unlink(disk.c_str());
+}
+
+TEST(MachineTest, UnusableVsockSocketPathFailsBeforeAnyKvmObjectExists) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string kernel = write_kernel("badvsock");
+  VmConfig config = basic_config(kernel);
+  config.vsock = VsockConfig{.cid = 3, .socket = "/nonexistent/dir/v.sock"};
+  auto machine = Machine::create(config, sys);
+  ::unlink(kernel.c_str());
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message().rfind("--vsock: ", 0), 0u) << machine.error().message();
+  EXPECT_NE(machine.error().message().find("/nonexistent/dir/v.sock"), std::string::npos);
+  EXPECT_TRUE(sys.calls().empty());
+}
+
 TEST(MachineTest, MissingDiskFailsBeforeAnyKvmObjectExists) {
   kvm::RecordingSys sys;
   script_host(sys);
