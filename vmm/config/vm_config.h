@@ -72,6 +72,16 @@ struct PlatformConfig {
   std::vector<uint8_t> mrowner;      // TDX MROWNER (48 bytes)
   std::vector<uint8_t> mrownerconfig;  // TDX MROWNERCONFIG (48 bytes)
   std::string quote_socket;          // TDX: Unix socket of the quote generation service (QGS)
+  // SEV-SNP launch inputs beyond policy and HOST_DATA (vmm/snp; not parsed from the CLI or
+  // JSON yet). The vCPU model's CPUID signature goes into RDX of every VMSA and so into the
+  // measurement (cvmm-measure snp --vcpu-type); empty means "EPYC-v4".
+  std::string snp_vcpu_model;
+  /// KVM_SEV_INIT2 vmsa_features (VMSA SEV_FEATURES without SNPActive, which KVM adds), e.g.
+  /// 0x20 DebugSwap. Measured (cvmm-measure --guest-features = this | 1). Unset: 0.
+  std::optional<uint64_t> snp_vmsa_features;
+  std::vector<uint8_t> snp_id_block;  // LAUNCH_FINISH ID block (96 bytes; empty: none)
+  std::vector<uint8_t> snp_id_auth;   // ID authentication information (4096 bytes)
+  bool snp_author_key_enabled = false;  // the ID auth carries an author key (AUTH_KEY_EN)
 
   bool operator==(const PlatformConfig&) const = default;
 };

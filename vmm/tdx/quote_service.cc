@@ -105,21 +105,57 @@ std::unique_ptr<QuoteService> make_qgs_socket_service(std::string path) {
   return std::make_unique<QgsSocketService>(std::move(path));
 }
 
-std::vector<std::byte> encode_qgs_get_quote_request(std::span<const std::byte> report) {
-  const auto size = static_cast<uint32_t>(kQgsBodyOffset + report.size());
+namespace {
+
+/// Frame length + 24-byte QGS header/body prefix of `type` followed by `payload`; `first` and
+/// `second` are the two u32 after the header (report_size/id_list_size or
+/// selected_id_size/quote_size).
+std::vector<std::byte> framed_message(uint32_t type, uint32_t first, uint32_t second,
+                                      std::span<const std::byte> payload) {
+  const auto size = static_cast<uint32_t>(kQgsBodyOffset + payload.size());
   std::vector<std::byte> out(4 + size);
   for (std::size_t i = 0; i < 4; ++i) {  // frame length, big-endian
     out[i] = static_cast<std::byte>(size >> (24 - 8 * i));
   }
   put_le<uint16_t>(out, 4 + 0, kQgsMajor);
   put_le<uint16_t>(out, 4 + 2, kQgsMinor);
-  put_le<uint32_t>(out, 4 + 4, kGetQuoteRequest);
+  put_le<uint32_t>(out, 4 + 4, type);
   put_le<uint32_t>(out, 4 + 8, size);
   put_le<uint32_t>(out, 4 + 12, 0);
-  put_le<uint32_t>(out, 4 + 16, static_cast<uint32_t>(report.size()));
-  put_le<uint32_t>(out, 4 + 20, 0);
-  std::copy(report.begin(), report.end(), out.begin() + 4 + kQgsBodyOffset);
+  put_le<uint32_t>(out, 4 + 16, first);
+  put_le<uint32_t>(out, 4 + 20, second);
+  std::copy(payload.begin(), payload.end(), out.begin() + 4 + kQgsBodyOffset);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_qgs_get_quote_request(std::span<const std::byte> report) {
+  return framed_message(kGetQuoteRequest, static_cast<uint32_t>(report.size()), 0, report);
+}
+
+std::vector<std::byte> encode_qgs_get_quote_response(std::span<const std::byte> quote) {
+  return framed_message(kGetQuoteResponse, 0, static_cast<uint32_t>(quote.size()), quote);
+}
+
+std::optional<std::span<const std::byte>> framed_qgs_request_report(
+    std::span<const std::byte> request) {
+  if (request.size() < 4 + kQgsBodyOffset) {
+    return std::nullopt;
+  }
+  const uint32_t frame = load_be<uint32_t>(request.first<4>());
+  const std::span<const std::byte> message = request.subspan(4);
+  const auto major = load_le<uint16_t>(message.first<2>());
+  const auto type = load_le<uint32_t>(message.subspan<4, 4>());
+  const auto size = load_le<uint32_t>(message.subspan<8, 4>());
+  const auto report_size = load_le<uint32_t>(message.subspan<16, 4>());
+  const auto id_list_size = load_le<uint32_t>(message.subspan<20, 4>());
+  if (frame != message.size() || size != message.size() || major != kQgsMajor ||
+      type != kGetQuoteRequest ||
+      uint64_t{report_size} + id_list_size != message.size() - kQgsBodyOffset) {
+    return std::nullopt;
+  }
+  return message.subspan(kQgsBodyOffset, report_size);
 }
 
 Result<std::vector<std::byte>> decode_qgs_get_quote_response(std::span<const std::byte> message) {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,5 +44,15 @@ std::vector<std::byte> encode_qgs_get_quote_request(std::span<const std::byte> r
 /// header, type, error code and that sizes fit the message.
 [[nodiscard]] Result<std::vector<std::byte>> decode_qgs_get_quote_response(
     std::span<const std::byte> message);
+
+/// Guests put one of two things into the GetQuote buffer: the raw TDREPORT (Linux's
+/// tdx-guest driver) or an already framed GET_QUOTE_REQ (td-shim/vTPM style guests, whose
+/// in_len covers the 4-byte frame length). For the second kind this returns the TDREPORT
+/// inside it; std::nullopt means "not a framed request" (treat the bytes as the report). Pure.
+std::optional<std::span<const std::byte>> framed_qgs_request_report(
+    std::span<const std::byte> request);
+
+/// The framed GET_QUOTE_RESP carrying `quote` (what framed-request guests expect back). Pure.
+std::vector<std::byte> encode_qgs_get_quote_response(std::span<const std::byte> quote);
 
 }  // namespace cvm::vmm::tdx

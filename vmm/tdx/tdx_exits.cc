@@ -108,8 +108,8 @@ ExitPolicy TdxExitHandler::handle_tdvmcall(kvm::Vcpu& vcpu) {
         call.ret = kTdvmcallInvalidOperand;
         break;
       }
-      call.data[1] = kernel_r11_ |
-                     (user_r11_ & (kTdvmcallInfoGetQuote | kTdvmcallInfoSetupEventNotify));
+      call.data[1] =
+          kernel_r11_ | (user_r11_ & (kTdvmcallInfoGetQuote | kTdvmcallInfoSetupEventNotify));
       call.data[2] = kernel_r12_;
       call.data[3] = 0;
       call.data[4] = 0;
@@ -158,26 +158,31 @@ uint64_t TdxExitHandler::get_quote(uint64_t gpa, uint64_t size) {
 
 void TdxExitHandler::complete_quote(uint64_t gpa, uint64_t size, uint64_t in_len) {
   uint64_t status = kGetQuoteStatusServiceUnavailable;
-  std::vector<std::byte> quote;
+  std::vector<std::byte> answer;
   if (quotes_) {
-    std::vector<std::byte> report(in_len);
-    std::lock_guard lock(quote_mutex_);
-    auto result = memory_->read(gpa + kGetQuoteHeaderSize, report)
-                      ? quotes_->get_quote(report)
-                      : Result<std::vector<std::byte>>(
-                            make_error(ErrorCode::kGuest, "GetQuote buffer unreadable"));
-    status = result && result->size() <= size - kGetQuoteHeaderSize ? kGetQuoteStatusSuccess
-                                                                      : kGetQuoteStatusError;
-    if (status == kGetQuoteStatusSuccess) {
-      quote = std::move(result).value();
+    std::vector<std::byte> request(in_len);
+    status = kGetQuoteStatusError;
+    if (memory_->read(gpa + kGetQuoteHeaderSize, request)) {
+      // A framed QGS request gets a framed response; a raw TDREPORT gets the raw quote.
+      const auto framed = framed_qgs_request_report(request);
+      std::lock_guard lock(quote_mutex_);
+      auto quote = quotes_->get_quote(framed ? *framed : std::span<const std::byte>(request));
+      if (quote) {
+        answer = framed ? encode_qgs_get_quote_response(*quote) : std::move(quote).value();
+        status = kGetQuoteStatusSuccess;
+      }
+    }
+    if (answer.size() > size - kGetQuoteHeaderSize) {
+      answer.clear();
+      status = kGetQuoteStatusError;
     }
   }
-  // Bounds: contains(gpa, size) was checked and the quote fits size - header.
+  // Bounds: contains(gpa, size) was checked and the answer fits size - header.
   std::array<std::byte, 12> fields{};
   store_le<uint64_t>(std::span<std::byte>(fields).first<8>(), status);
   store_le<uint32_t>(std::span<std::byte>(fields).subspan<8, 4>(),
-                     static_cast<uint32_t>(quote.size()));
-  (void)memory_->write(gpa + kGetQuoteHeaderSize, quote);
+                     static_cast<uint32_t>(answer.size()));
+  (void)memory_->write(gpa + kGetQuoteHeaderSize, answer);
   // out_len @20 before status @8: a guest polling the status then sees a complete answer.
   (void)memory_->write(gpa + 20, std::span<const std::byte>(fields).subspan<8, 4>());
   (void)memory_->write(gpa + 8, std::span<const std::byte>(fields).first<8>());

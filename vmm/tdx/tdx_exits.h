@@ -3,7 +3,9 @@
 //   KVM_EXIT_MEMORY_FAULT, KVM_EXIT_HYPERCALL(MAP_GPA_RANGE)  -> MemoryConversionHandler
 //   KVM_EXIT_TDX (40), TDVMCALL leaf in kvm_run.tdx.nr:
 //     0x10000 GetTdVmCallInfo   leaf 1: report the TDVMCALLs KVM and cvmm implement
-//     0x10002 GetQuote          forward the TDREPORT to the quote service (or report it absent)
+//     0x10002 GetQuote          forward the TDREPORT (raw, or inside a framed QGS request, which
+//                               then gets a framed response) to the quote service, or report
+//                               the service absent
 //     0x10004 SetupEventNotifyInterrupt   remember the vector and the vCPU
 //     others                    left at KVM's preset SUBFUNC_UNSUPPORTED
 //   KVM_EXIT_SYSTEM_EVENT type KVM_SYSTEM_EVENT_TDX_FATAL (ReportFatalError): stop the VM with
@@ -49,9 +51,9 @@ inline constexpr uint64_t kGetQuoteStatusServiceUnavailable = 0x8000000000000001
 
 /// ReportFatalError as KVM reports it (KVM_SYSTEM_EVENT_TDX_FATAL, §2.10).
 struct TdFatalError {
-  uint64_t error_code = 0;           // guest R12
-  std::optional<uint64_t> gpa;       // guest R13 when R12 bit 63 is set
-  std::string message;               // ASCII from the registers RCX selects, printable only
+  uint64_t error_code = 0;      // guest R12
+  std::optional<uint64_t> gpa;  // guest R13 when R12 bit 63 is set
+  std::string message;          // ASCII from the registers RCX selects, printable only
 };
 
 /// Decodes system_event.data (guest GPRs in x86 encoding order). Fewer than 16 entries give
@@ -85,7 +87,7 @@ class TdxExitHandler final : public ExitInterceptor {
   const kvm::Vm* vm_ = nullptr;
   GuestMemory* memory_ = nullptr;
   uint64_t kernel_r11_ = 0, user_r11_ = 0, kernel_r12_ = 0;
-  std::atomic<uint32_t> notify_vector_{0};   // 0: none registered
+  std::atomic<uint32_t> notify_vector_{0};  // 0: none registered
   std::atomic<uint32_t> notify_apic_id_{0};
 };
 

@@ -22,6 +22,10 @@ constexpr int kTickMs = 100;
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 // Rounds of tx -> rx -> tx when tx stopped on a full control backlog that rx then drained.
 constexpr int kMaxServiceRounds = 64;
+// rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB rx
+// buffers, so one read fills up to 16 of them instead of one recv() per 4 KiB packet.
+constexpr std::size_t kRxBatch = 16;
+constexpr std::size_t kRxReadBytes = 128 * 1024;
 
 }  // namespace
 
@@ -50,7 +54,7 @@ VsockDevice::VsockDevice(uint64_t guest_cid, std::string uds_path, VsockOptions 
       uds_path_(std::move(uds_path)),
       options_(options),
       queue_max_sizes_{options.queue_size, options.queue_size, options.queue_size},
-      scratch_(kMaxPayloadBytes) {
+      scratch_(kRxReadBytes) {
   store_le<uint64_t>(std::span(config_).first<8>(), guest_cid_);
 }
 
@@ -123,7 +127,7 @@ Result<void> VsockDevice::activate(GuestMemoryView& memory, VirtioInterrupt& int
 void VsockDevice::reset() {
   std::lock_guard lock(mutex_);
   muxer_->set_active(false);  // the guest's sockets are gone: close the host ends
-  spare_rx_.reset();
+  rx_chains_.clear();
   rx_.reset();
   tx_.reset();
   event_.reset();
@@ -270,13 +274,14 @@ Result<void> VsockDevice::deliver_tx(const DescriptorChain& chain) {
   return ok();
 }
 
-Result<void> VsockDevice::fill_rx(bool& used) {
-  while (muxer_->has_rx_work()) {
-    std::optional<DescriptorChain> chain = std::exchange(spare_rx_, std::nullopt);
+// Holds up to kRxBatch popped rx chains so one socket read can fill several of them.
+Result<void> VsockDevice::gather_rx(bool& used) {
+  while (rx_chains_.size() < kRxBatch) {
+    CVM_ASSIGN_OR_RETURN(std::optional<DescriptorChain> chain, rx_->pop());
     if (!chain) {
-      CVM_ASSIGN_OR_RETURN(chain, rx_->pop());
-    }
-    if (!chain) {
+      if (!rx_chains_.empty()) {
+        return ok();
+      }
       CVM_ASSIGN_OR_RETURN(const bool pending, rx_->enable_notification_and_check_pending());
       if (pending) {
         continue;
@@ -291,25 +296,56 @@ Result<void> VsockDevice::fill_rx(bool& used) {
       used = true;
       continue;
     }
-    const uint32_t room = std::min(chain->writable_bytes - uint32_t{kHeaderSize}, kMaxPayloadBytes);
-    std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(scratch_).first(room));
-    if (!packet) {
-      spare_rx_ = std::move(chain);
+    rx_chains_.push_back(std::move(*chain));
+  }
+  return ok();
+}
+
+Result<void> VsockDevice::fill_rx(bool& used) {
+  while (muxer_->has_rx_work()) {
+    CVM_TRY(gather_rx(used));
+    if (rx_chains_.empty()) {
       return ok();
     }
-    CVM_TRY(write_rx_packet(*chain, *packet));
+    std::size_t room = 0;
+    for (const DescriptorChain& chain : rx_chains_) {
+      room += payload_room(chain);
+    }
+    room = std::min(room, scratch_.size());
+    std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(scratch_).first(room));
+    if (!packet) {
+      return ok();
+    }
+    CVM_TRY(write_rx_packets(*packet));
     used = true;
   }
   return ok();
 }
 
-Result<void> VsockDevice::write_rx_packet(const DescriptorChain& chain, const VsockHeader& header) {
-  std::array<std::byte, kHeaderSize> raw{};
-  encode_header(header, raw);
-  CVM_TRY(write_to_buffers(*memory_, chain.writable, 0, raw));
-  CVM_TRY(write_to_buffers(*memory_, chain.writable, kHeaderSize,
-                           std::span(scratch_).first(header.len)));
-  return rx_->add_used(chain.head, static_cast<uint32_t>(kHeaderSize) + header.len);
+uint32_t VsockDevice::payload_room(const DescriptorChain& chain) {
+  return std::min(chain.writable_bytes - static_cast<uint32_t>(kHeaderSize), kMaxPayloadBytes);
+}
+
+// Writes `header` and its payload (in scratch_) into the held chains, splitting the payload
+// into several packets with the same header when it exceeds one chain (stream data has no
+// message boundaries). fill_rx() never reads more than the held chains take.
+Result<void> VsockDevice::write_rx_packets(VsockHeader header) {
+  const uint32_t total = header.len;
+  uint32_t offset = 0;
+  do {
+    const DescriptorChain chain = std::move(rx_chains_.front());
+    rx_chains_.pop_front();
+    const uint32_t n = std::min(total - offset, payload_room(chain));
+    header.len = n;
+    std::array<std::byte, kHeaderSize> raw{};
+    encode_header(header, raw);
+    CVM_TRY(write_to_buffers(*memory_, chain.writable, 0, raw));
+    CVM_TRY(write_to_buffers(*memory_, chain.writable, kHeaderSize,
+                             std::span(scratch_).subspan(offset, n)));
+    CVM_TRY(rx_->add_used(chain.head, static_cast<uint32_t>(kHeaderSize) + n));
+    offset += n;
+  } while (offset < total);
+  return ok();
 }
 
 }  // namespace cvm::devices::virtio::vsock

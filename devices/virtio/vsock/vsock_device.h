@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,8 +71,10 @@ class VsockDevice final : public VirtioDevice {
   Result<void> service_locked();
   Result<bool> process_tx(bool& used);
   Result<void> deliver_tx(const DescriptorChain& chain);
+  Result<void> gather_rx(bool& used);
   Result<void> fill_rx(bool& used);
-  Result<void> write_rx_packet(const DescriptorChain& chain, const VsockHeader& header);
+  static uint32_t payload_room(const DescriptorChain& chain);
+  Result<void> write_rx_packets(VsockHeader header);
   void fail(const Error& error);
 
   uint64_t guest_cid_;
@@ -90,8 +93,8 @@ class VsockDevice final : public VirtioDevice {
   std::optional<SplitVirtqueue> tx_;
   std::optional<SplitVirtqueue> event_;  // kept for the driver; no events are sent
   bool broken_ = false;  // NEEDS_RESET was raised; nothing is processed until reset()
-  std::optional<DescriptorChain> spare_rx_;  // popped, then nothing to put in it
-  std::vector<std::byte> scratch_;            // one packet payload
+  std::deque<DescriptorChain> rx_chains_;  // popped rx chains not filled yet
+  std::vector<std::byte> scratch_;          // tx payload, or host data for several rx chains
   VsockMuxer::Clock::time_point last_sweep_{};
 
   std::atomic<bool> stopping_{false};

@@ -44,13 +44,13 @@ std::vector<std::byte> response(uint32_t type, uint32_t error, std::vector<std::
 
 TEST(QgsMessageTest, RequestBytesAreExact) {
   EXPECT_EQ(encode_qgs_get_quote_request(bytes({0xaa, 0xbb})),
-            bytes({0, 0, 0, 26,                // frame length, big-endian
-                   1, 0, 1, 0,                 // version 1.1
-                   0, 0, 0, 0,                 // GET_QUOTE_REQ
-                   26, 0, 0, 0,                // size
-                   0, 0, 0, 0,                 // error_code
-                   2, 0, 0, 0,                 // report_size
-                   0, 0, 0, 0,                 // id_list_size
+            bytes({0,    0,   0, 26,  // frame length, big-endian
+                   1,    0,   1, 0,   // version 1.1
+                   0,    0,   0, 0,   // GET_QUOTE_REQ
+                   26,   0,   0, 0,   // size
+                   0,    0,   0, 0,   // error_code
+                   2,    0,   0, 0,   // report_size
+                   0,    0,   0, 0,   // id_list_size
                    0xaa, 0xbb}));
 }
 
@@ -68,6 +68,24 @@ TEST(QgsMessageTest, BadResponsesAreErrors) {
   store_le<uint32_t>(std::span(truncated).subspan<20, 4>(), 100);  // quote_size past the end
   EXPECT_FALSE(decode_qgs_get_quote_response(truncated).has_value());
   EXPECT_FALSE(decode_qgs_get_quote_response(bytes({1, 0})).has_value());
+}
+
+TEST(QgsMessageTest, FramedRequestsFromGuestsAreRecognised) {
+  const auto framed = encode_qgs_get_quote_request(bytes({4, 5, 6}));
+  auto report = framed_qgs_request_report(framed);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(std::vector<std::byte>(report->begin(), report->end()), bytes({4, 5, 6}));
+  // A raw TDREPORT (Linux's driver) is not mistaken for one.
+  EXPECT_FALSE(framed_qgs_request_report(std::vector<std::byte>(1024, std::byte{0x11})));
+  auto wrong_length = framed;
+  wrong_length[3] = std::byte{99};
+  EXPECT_FALSE(framed_qgs_request_report(wrong_length));
+  EXPECT_FALSE(framed_qgs_request_report(bytes({0, 0, 0, 1, 1})));
+  // The response a framed guest gets decodes back to the quote.
+  const auto response_frame = encode_qgs_get_quote_response(bytes({8, 9}));
+  auto quote = decode_qgs_get_quote_response(std::span(response_frame).subspan(4));
+  ASSERT_TRUE(quote.has_value()) << quote.error().message();
+  EXPECT_EQ(*quote, bytes({8, 9}));
 }
 
 TEST(QgsSocketTest, OneRequestOverAUnixSocket) {

@@ -124,6 +124,26 @@ TEST(TdxExitsTest, GetQuoteForwardsTheReportAndWritesTheQuote) {
   EXPECT_EQ(msi.data, 0x40u);
 }
 
+TEST(TdxExitsTest, FramedGuestRequestGetsAFramedResponse) {
+  Fixture f(100);
+  const std::vector<std::byte> report(1024, std::byte{0x77});
+  const auto request = encode_qgs_get_quote_request(report);
+  std::vector<std::byte> buffer(24 + request.size());
+  store_le<uint64_t>(std::span(buffer).first<8>(), 1);
+  store_le<uint32_t>(std::span(buffer).subspan<16, 4>(), static_cast<uint32_t>(request.size()));
+  std::copy(request.begin(), request.end(), buffer.begin() + 24);
+  ASSERT_TRUE(f.memory->write(kBuffer, buffer).has_value());
+  EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0x2000}).ret, kTdvmcallSuccess);
+  ASSERT_EQ(f.quotes->reports.size(), 1u);
+  EXPECT_EQ(f.quotes->reports[0], report);
+  EXPECT_EQ(f.buffer_u64(8), kGetQuoteStatusSuccess);
+  const auto out_len = static_cast<uint32_t>(f.buffer_u64(16) >> 32);
+  EXPECT_EQ(out_len, 4u + 24 + 100);
+  std::vector<std::byte> answer(out_len);
+  ASSERT_TRUE(f.memory->read(kBuffer + 24, answer).has_value());
+  EXPECT_EQ(answer, encode_qgs_get_quote_response(std::vector<std::byte>(100, std::byte{0x51})));
+}
+
 TEST(TdxExitsTest, QuoteLargerThanTheBufferIsAnError) {
   Fixture f(0x2000);
   f.write_quote_buffer(1, 64);
@@ -140,8 +160,7 @@ TEST(TdxExitsTest, HostileGetQuoteArgumentsGetTdvmcallErrors) {
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0}).ret, kTdvmcallInvalidOperand);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0x21000}).ret, kTdvmcallInvalidOperand);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {0xfff000, 0x2000}).ret, kTdvmcallInvalidOperand);
-  EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {~uint64_t{0xfff}, 0x1000}).ret,
-            kTdvmcallInvalidOperand);
+  EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {~uint64_t{0xfff}, 0x1000}).ret, kTdvmcallInvalidOperand);
   f.write_quote_buffer(2, 64);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0x1000}).ret, kTdvmcallInvalidOperand);
   f.write_quote_buffer(1, 0x1000 - 23);
@@ -206,7 +225,8 @@ TEST(TdxExitsTest, MapGpaGoesThroughTheConversionHandler) {
   auto policy = f.handler->intercept(*f.vcpu, decode_exit(run));
   ASSERT_TRUE(policy.has_value());
   EXPECT_EQ(run.hypercall.ret, 0u);
-  const auto attrs = f.sys.calls_named("KVM_SET_MEMORY_ATTRIBUTES").back().arg_as<kvm_memory_attributes>();
+  const auto attrs =
+      f.sys.calls_named("KVM_SET_MEMORY_ATTRIBUTES").back().arg_as<kvm_memory_attributes>();
   EXPECT_EQ(attrs.address, 0x200000u);
   EXPECT_EQ(attrs.size, 0x2000u);
   EXPECT_EQ(attrs.attributes, 0u);

@@ -105,6 +105,19 @@ class VsockGuestDriver {
         tx_(memory_, config.queue_size, 0x10000, tx_data_),
         event_(memory_, config.queue_size, 0x20000, 0x80000) {}
 
+  /// Ring layouts of rx, tx and event, for a test that programs a transport instead.
+  std::array<QueueLayout, 3> layouts() const {
+    return {rx_.layout(), tx_.layout(), event_.layout()};
+  }
+  GuestMemoryView& memory() { return memory_; }
+  /// Posts every rx buffer (after activation through a transport).
+  void post_all_rx() {
+    for (uint16_t i = 0; i < rx_chains(); ++i) {
+      post_rx(i);
+    }
+    device_.process_queue(vsock::kRxQueue);
+  }
+
   /// Creates the queues, activates the device and posts every rx buffer.
   Result<void> activate() {
     std::vector<std::optional<SplitVirtqueue>> queues;
@@ -114,11 +127,7 @@ class VsockGuestDriver {
       queues.emplace_back(std::move(q));
     }
     CVM_TRY(device_.activate(memory_, interrupt_, 0, std::move(queues)));
-    const uint16_t chains = rx_chains();
-    for (uint16_t i = 0; i < chains; ++i) {
-      post_rx(i);
-    }
-    device_.process_queue(vsock::kRxQueue);
+    post_all_rx();
     return ok();
   }
 
@@ -160,10 +169,19 @@ class VsockGuestDriver {
       const auto [id, len] = rx_.used_elem(rx_used_seen_++);
       const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
       GuestPacket p;
-      const auto bytes = rx_.get(rx_buffer(chain), len);
       if (len >= vsock::kHeaderSize) {
-        p.header = vsock::decode_header(std::span(bytes).first<vsock::kHeaderSize>());
-        p.payload.assign(bytes.begin() + vsock::kHeaderSize, bytes.end());
+        std::array<std::byte, vsock::kHeaderSize> raw{};
+        (void)memory_.read(rx_buffer(chain), raw);
+        p.header = vsock::decode_header(raw);
+        const std::size_t payload = len - vsock::kHeaderSize;
+        if (discard_payload) {
+          // Copy out like the guest kernel would, into a reused buffer (a benchmark guest).
+          scratch_.resize(std::max(scratch_.size(), payload));
+          (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
+                             std::span(scratch_).first(payload));
+        } else if (payload > 0) {
+          p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
+        }
       }
       if (id != rx_head(chain)) {
         protocol_errors++;
@@ -194,6 +212,7 @@ class VsockGuestDriver {
   VirtqDriver& tx_driver() { return tx_; }
   const Config& config() const { return config_; }
   bool rx_paused = false;
+  bool discard_payload = false;  // receive(): payloads are read but not returned
   int protocol_errors = 0;
 
  private:
@@ -241,6 +260,7 @@ class VsockGuestDriver {
   uint16_t rx_used_seen_ = 0;
   uint64_t rx_consumed_ = 0;
   std::vector<uint16_t> pending_repost_;
+  std::vector<std::byte> scratch_;
   uint16_t tx_used_seen_ = 0;
   uint64_t tx_seq_ = 0;
   std::deque<uint16_t> tx_in_flight_;
@@ -417,20 +437,24 @@ class GuestVsockStack {
         control(key, vsock::Op::kCreditUpdate);
         return;
       case vsock::Op::kRw:
-        on_data(key, c, p.payload);
+        on_data(key, c, p.payload, p.header.len);
         return;
       default:
         return;
     }
   }
 
-  void on_data(Key key, Conn& c, const std::vector<std::byte>& payload) {
-    c.rx_cnt += static_cast<uint32_t>(payload.size());
+  // `len` is the header's length; `payload` is empty when the driver discards payloads.
+  void on_data(Key key, Conn& c, const std::vector<std::byte>& payload, uint32_t len) {
+    if (!payload.empty() && payload.size() != len) {
+      ++errors;
+    }
+    c.rx_cnt += len;
     if (c.rx_cnt - c.fwd_cnt > buf_alloc_) {
       ++errors;  // the host ignored our credit
     }
     c.max_unread = std::max(c.max_unread, c.rx_cnt - c.fwd_cnt);
-    c.received += payload.size();
+    c.received += len;
     for (std::byte b : payload) {
       c.fnv = (c.fnv ^ static_cast<uint8_t>(b)) * 1099511628211ull;
     }

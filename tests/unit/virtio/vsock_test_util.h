@@ -58,6 +58,7 @@ class HostEnd {
     return HostEnd(UniqueFd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)));
   }
 
+  static void set_blocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK); }
   bool valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
   void queue(std::string_view text) {
