@@ -35,6 +35,11 @@ static void discover_devices(struct guest_env* env) {
     if (!virtio_mmio_probe(dev, (uintptr_t)args[i].base, args[i].irq)) {
       continue;
     }
+    if (dev->device_id == 0) {
+      // §4.2.3.1.1: DeviceID 0 is an empty slot; no other register may be touched.
+      guest_printf("cvmm-guest: %p: no device (DeviceID 0)\n", (void*)dev->base);
+      continue;
+    }
     guest_printf("CVMMTEST device index=%u id=%u base=%#lx irq=%u\n",
                  (unsigned)env->device_count, dev->device_id, (uint64_t)dev->base, dev->irq);
     env->device_count++;
