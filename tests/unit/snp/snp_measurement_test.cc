@@ -104,6 +104,11 @@ struct Combination {
   const char* cmdline;
 };
 
+void PrintTo(const Combination& c, std::ostream* out) {
+  *out << c.vcpus << " vCPUs, kernel " << c.kernel << ", initrd " << c.initrd << ", cmdline '"
+       << c.cmdline << "'";
+}
+
 class SnpMeasurementCombinationTest : public ::testing::TestWithParam<Combination> {};
 
 TEST_P(SnpMeasurementCombinationTest, BackendDigestEqualsCvmmMeasure) {
