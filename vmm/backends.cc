@@ -2,6 +2,7 @@
 #include "vmm/backends.h"
 
 #include "vmm/plain_backend.h"
+#include "vmm/tdx/tdx_backend.h"
 
 namespace cvm::vmm {
 
@@ -10,8 +11,7 @@ Result<std::unique_ptr<TeeBackend>> make_backend(const PlatformConfig& platform)
     case TeeKind::kNone:
       return make_plain_backend();
     case TeeKind::kTdx:
-      return make_error(ErrorCode::kNotSupportedByHost,
-                        "--platform tdx=on: this build of cvmm has no TDX backend");
+      return tdx::make_tdx_backend(platform);
     case TeeKind::kSevSnp:
       return make_error(ErrorCode::kNotSupportedByHost,
                         "--platform sev_snp=on: this build of cvmm has no SEV-SNP backend");
@@ -22,6 +22,7 @@ Result<std::unique_ptr<TeeBackend>> make_backend(const PlatformConfig& platform)
 std::vector<std::unique_ptr<TeeBackend>> all_backends() {
   std::vector<std::unique_ptr<TeeBackend>> backends;
   backends.push_back(make_plain_backend());
+  backends.push_back(tdx::make_tdx_backend(PlatformConfig{}));
   return backends;
 }
 

@@ -16,7 +16,7 @@ namespace cvm::vmm {
 namespace {
 
 // KVM_MAP_GPA_RANGE attribute bits (include/uapi/linux/kvm_para.h, §1.7).
-constexpr uint64_t kMapGpaPageSizeMask = 0xf;     // 0 = 4K, 1 = 2M, 2 = 1G
+constexpr uint64_t kMapGpaPageSizeMask = 0xf;  // 0 = 4K, 1 = 2M, 2 = 1G
 constexpr uint64_t kMapGpaMaxPageSize = 2;
 constexpr uint64_t kMapGpaEncrypted = KVM_MAP_GPA_RANGE_ENCRYPTED;  // bit 4
 constexpr uint64_t kMapGpaKnownBits = kMapGpaPageSizeMask | kMapGpaEncrypted;
@@ -79,8 +79,7 @@ Result<void> discard_stale_side(kvm::Sys& sys, const Piece& piece, bool to_priva
   const GuestMemory::Region& region = *piece.region;
   if (to_private) {
     // Bounds: offset + size lies inside the region, whose shared mapping is region.size long.
-    const int result =
-        sys.madvise(region.mapping.data() + piece.offset, piece.size, MADV_DONTNEED);
+    const int result = sys.madvise(region.mapping.data() + piece.offset, piece.size, MADV_DONTNEED);
     if (result < 0) {
       return errno_error(ErrorCode::kIo,
                          fmt::format("madvise(MADV_DONTNEED) on shared side of {}",
@@ -90,10 +89,9 @@ Result<void> discard_stale_side(kvm::Sys& sys, const Piece& piece, bool to_priva
     return ok();
   }
   CVM_CHECK(region.guest_memfd.has_value(), "kPrivate region without guest_memfd");
-  const int result = sys.fallocate(region.guest_memfd->fd(),
-                                   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                   static_cast<off_t>(piece.offset),
-                                   static_cast<off_t>(piece.size));
+  const int result =
+      sys.fallocate(region.guest_memfd->fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(piece.offset), static_cast<off_t>(piece.size));
   if (result < 0) {
     return errno_error(ErrorCode::kIo,
                        fmt::format("fallocate(PUNCH_HOLE) on guest_memfd of {}",
@@ -134,8 +132,8 @@ Result<MapGpaRequest> parse_map_gpa_range(uint64_t gpa, uint64_t npages, uint64_
   }
   const auto size = checked_mul<uint64_t>(npages, kConversionPageSize);
   if (npages == 0 || !size || !checked_add(gpa, *size)) {
-    return make_error(ErrorCode::kGuest, "MapGPA: {:#x} pages at {:#x} is empty or wraps",
-                      npages, gpa);
+    return make_error(ErrorCode::kGuest, "MapGPA: {:#x} pages at {:#x} is empty or wraps", npages,
+                      gpa);
   }
   if (gpa % kConversionPageSize != 0) {
     return make_error(ErrorCode::kGuest, "MapGPA: gpa {:#x} is not 4 KiB aligned", gpa);

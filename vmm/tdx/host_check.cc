@@ -32,8 +32,9 @@ void check_vm_type(const kvm::System& system, Findings& findings) {
     return;
   }
   const bool offered = (*types & (uint64_t{1} << KVM_X86_TDX_VM)) != 0;
-  findings.add(offered, fmt::format("KVM VM type KVM_X86_TDX_VM ({}): {} (KVM_CAP_VM_TYPES = {:#x})",
-                                    KVM_X86_TDX_VM, offered ? "offered" : "not offered", *types));
+  findings.add(offered,
+               fmt::format("KVM VM type KVM_X86_TDX_VM ({}): {} (KVM_CAP_VM_TYPES = {:#x})",
+                           KVM_X86_TDX_VM, offered ? "offered" : "not offered", *types));
 }
 
 void check_module_parameter(const std::string& path, Findings& findings) {
@@ -44,8 +45,8 @@ void check_module_parameter(const std::string& path, Findings& findings) {
                                     path));
     return;
   }
-  const bool enabled = !text->empty() && ((*text)[0] == 'Y' || (*text)[0] == 'y' ||
-                                          (*text)[0] == '1');
+  const bool enabled =
+      !text->empty() && ((*text)[0] == 'Y' || (*text)[0] == 'y' || (*text)[0] == '1');
   findings.add(enabled, fmt::format("kvm_intel.tdx: {} (load kvm_intel with tdx=1 on a host whose "
                                     "BIOS enables TDX)",
                                     enabled ? "enabled" : "disabled"));
@@ -58,11 +59,11 @@ void check_capability(const kvm::Vm& vm, long capability, std::string_view name,
     findings.add(false, fmt::format("{}: {}", name, value.error().message()));
     return;
   }
-  const bool passed = required_bits == 0 ? *value > 0
-                                         : (static_cast<uint64_t>(*value) & required_bits) ==
-                                               required_bits;
-  findings.add(passed, fmt::format("{} on a TD: {:#x} ({})", name, *value,
-                                   passed ? "ok" : "MISSING"));
+  const bool passed = required_bits == 0
+                          ? *value > 0
+                          : (static_cast<uint64_t>(*value) & required_bits) == required_bits;
+  findings.add(passed,
+               fmt::format("{} on a TD: {:#x} ({})", name, *value, passed ? "ok" : "MISSING"));
 }
 
 /// KVM_TDX_CAPABILITIES and the private-memory capabilities, asked of a probe TD.

@@ -21,7 +21,7 @@ constexpr std::size_t kMeasurementRegisterBytes = 48;
 
 /// `bytes` (empty or 48 long) as the 48-byte INIT_VM field `name`.
 Result<std::array<std::byte, 48>> measurement_field(const std::vector<uint8_t>& bytes,
-                                                   std::string_view name) {
+                                                    std::string_view name) {
   std::array<std::byte, 48> out{};
   if (bytes.empty()) {
     return out;
@@ -159,8 +159,8 @@ Result<void> TdxBackend::init_vcpu(const kvm::Vm& /*vm*/, const kvm::Vcpu& vcpu,
   return vcpu.set_cpuid2(cpuid);
 }
 
-Result<void> TdxBackend::launch(const kvm::Vm& vm, GuestMemory& memory,
-                                std::span<kvm::Vcpu> vcpus, const firmware::LaunchPlan& plan) {
+Result<void> TdxBackend::launch(const kvm::Vm& vm, GuestMemory& memory, std::span<kvm::Vcpu> vcpus,
+                                const firmware::LaunchPlan& plan) {
   if (memory.backing() != RamBacking::kPrivate) {
     return make_error(ErrorCode::kInternal, "TDX launch: guest RAM is {}, not private",
                       to_string(memory.backing()));
@@ -180,8 +180,8 @@ Result<void> TdxBackend::launch(const kvm::Vm& vm, GuestMemory& memory,
     CVM_ASSIGN_OR_RETURN(Mapping source,
                          Mapping::anonymous(region.nr_pages * kPage, 0, plan.ranges[i].label));
     std::copy(region.contents.begin(), region.contents.end(), source.data());
-    auto added = init_mem_region(vcpus[0], source.data(), region.gpa, region.nr_pages,
-                                 region.measure);
+    auto added =
+        init_mem_region(vcpus[0], source.data(), region.gpa, region.nr_pages, region.measure);
     if (!added) {
       return std::move(added).error().context(plan.ranges[i].label);
     }

@@ -108,8 +108,8 @@ ExitPolicy TdxExitHandler::handle_tdvmcall(kvm::Vcpu& vcpu) {
         call.ret = kTdvmcallInvalidOperand;
         break;
       }
-      call.data[1] = kernel_r11_ |
-                     (user_r11_ & (kTdvmcallInfoGetQuote | kTdvmcallInfoSetupEventNotify));
+      call.data[1] =
+          kernel_r11_ | (user_r11_ & (kTdvmcallInfoGetQuote | kTdvmcallInfoSetupEventNotify));
       call.data[2] = kernel_r12_;
       call.data[3] = 0;
       call.data[4] = 0;

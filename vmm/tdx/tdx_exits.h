@@ -51,9 +51,9 @@ inline constexpr uint64_t kGetQuoteStatusServiceUnavailable = 0x8000000000000001
 
 /// ReportFatalError as KVM reports it (KVM_SYSTEM_EVENT_TDX_FATAL, §2.10).
 struct TdFatalError {
-  uint64_t error_code = 0;           // guest R12
-  std::optional<uint64_t> gpa;       // guest R13 when R12 bit 63 is set
-  std::string message;               // ASCII from the registers RCX selects, printable only
+  uint64_t error_code = 0;      // guest R12
+  std::optional<uint64_t> gpa;  // guest R13 when R12 bit 63 is set
+  std::string message;          // ASCII from the registers RCX selects, printable only
 };
 
 /// Decodes system_event.data (guest GPRs in x86 encoding order). Fewer than 16 entries give
@@ -87,7 +87,7 @@ class TdxExitHandler final : public ExitInterceptor {
   const kvm::Vm* vm_ = nullptr;
   GuestMemory* memory_ = nullptr;
   uint64_t kernel_r11_ = 0, user_r11_ = 0, kernel_r12_ = 0;
-  std::atomic<uint32_t> notify_vector_{0};   // 0: none registered
+  std::atomic<uint32_t> notify_vector_{0};  // 0: none registered
   std::atomic<uint32_t> notify_apic_id_{0};
 };
 

@@ -128,19 +128,32 @@ constexpr uint64_t kSoftwareClassMask = 0x0000FF0000000000;  // bits 47:40 = 0xF
 /// Names of the operand ids KVM's SEAMCALLs report in bits 31:0.
 std::string_view operand_name(uint32_t id) {
   switch (id) {
-    case 0x00: return "RAX";
-    case 0x01: return "RCX";
-    case 0x02: return "RDX";
-    case 0x03: return "RBX";
-    case 0x06: return "RSI";
-    case 0x07: return "RDI";
-    case 0x08: return "R8";
-    case 0x09: return "R9";
-    case 0x0A: return "R10";
-    case 0x80: return "TDR";
-    case 0x92: return "SEPT";
-    case 0xA9: return "TD_EPOCH";
-    default: return {};
+    case 0x00:
+      return "RAX";
+    case 0x01:
+      return "RCX";
+    case 0x02:
+      return "RDX";
+    case 0x03:
+      return "RBX";
+    case 0x06:
+      return "RSI";
+    case 0x07:
+      return "RDI";
+    case 0x08:
+      return "R8";
+    case 0x09:
+      return "R9";
+    case 0x0A:
+      return "R10";
+    case 0x80:
+      return "TDR";
+    case 0x92:
+      return "SEPT";
+    case 0xA9:
+      return "TD_EPOCH";
+    default:
+      return {};
   }
 }
 
@@ -165,9 +178,9 @@ std::optional<std::string_view> tdx_status_name(uint64_t status) noexcept {
     return std::nullopt;
   }
   const auto code = static_cast<uint16_t>(status >> 32);
-  const auto* it = std::lower_bound(
-      kStatusNames.begin(), kStatusNames.end(), code,
-      [](const StatusName& entry, uint16_t value) { return entry.code < value; });
+  const auto* it =
+      std::lower_bound(kStatusNames.begin(), kStatusNames.end(), code,
+                       [](const StatusName& entry, uint16_t value) { return entry.code < value; });
   if (it == kStatusNames.end() || it->code != code) {
     return std::nullopt;
   }
@@ -195,13 +208,20 @@ std::string describe_tdx_status(uint64_t status) {
 
 std::string describe_tdvmcall_status(uint64_t status) {
   switch (status) {
-    case kTdvmcallSuccess: return "SUCCESS";
-    case kTdvmcallRetry: return "RETRY";
-    case kTdvmcallInvalidOperand: return "INVALID_OPERAND";
-    case kTdvmcallGpaInUse: return "GPA_INUSE";
-    case kTdvmcallAlignError: return "ALIGN_ERROR";
-    case kTdvmcallSubfuncUnsupported: return "SUBFUNC_UNSUPPORTED";
-    default: return fmt::format("unknown TDVMCALL status {:#x}", status);
+    case kTdvmcallSuccess:
+      return "SUCCESS";
+    case kTdvmcallRetry:
+      return "RETRY";
+    case kTdvmcallInvalidOperand:
+      return "INVALID_OPERAND";
+    case kTdvmcallGpaInUse:
+      return "GPA_INUSE";
+    case kTdvmcallAlignError:
+      return "ALIGN_ERROR";
+    case kTdvmcallSubfuncUnsupported:
+      return "SUBFUNC_UNSUPPORTED";
+    default:
+      return fmt::format("unknown TDVMCALL status {:#x}", status);
   }
 }
 

@@ -89,8 +89,8 @@ Result<void> init_td(const kvm::Vm& vm, const TdInitParams& params, int max_atte
   h.cpuid.nent = static_cast<uint32_t>(params.cpuid.size());
   std::copy(params.cpuid.begin(), params.cpuid.end(), init.entries().begin());
   for (int attempt = 1;; ++attempt) {
-    auto result = tdx_command(vm, KVM_TDX_INIT_VM, 0, reinterpret_cast<uint64_t>(&h),
-                              "KVM_TDX_INIT_VM");
+    auto result =
+        tdx_command(vm, KVM_TDX_INIT_VM, 0, reinterpret_cast<uint64_t>(&h), "KVM_TDX_INIT_VM");
     if (result || result.error().sys_errno() != EAGAIN || attempt >= max_attempts) {
       if (!result && result.error().sys_errno() == EAGAIN) {
         return std::move(result).error().context(

@@ -44,13 +44,13 @@ std::vector<std::byte> response(uint32_t type, uint32_t error, std::vector<std::
 
 TEST(QgsMessageTest, RequestBytesAreExact) {
   EXPECT_EQ(encode_qgs_get_quote_request(bytes({0xaa, 0xbb})),
-            bytes({0, 0, 0, 26,                // frame length, big-endian
-                   1, 0, 1, 0,                 // version 1.1
-                   0, 0, 0, 0,                 // GET_QUOTE_REQ
-                   26, 0, 0, 0,                // size
-                   0, 0, 0, 0,                 // error_code
-                   2, 0, 0, 0,                 // report_size
-                   0, 0, 0, 0,                 // id_list_size
+            bytes({0,    0,   0, 26,  // frame length, big-endian
+                   1,    0,   1, 0,   // version 1.1
+                   0,    0,   0, 0,   // GET_QUOTE_REQ
+                   26,   0,   0, 0,   // size
+                   0,    0,   0, 0,   // error_code
+                   2,    0,   0, 0,   // report_size
+                   0,    0,   0, 0,   // id_list_size
                    0xaa, 0xbb}));
 }
 

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <optional>
 
@@ -15,8 +15,8 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kSharedBit = 1ull << 47;  // GPAW 48 (§2.3)
 
-kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t flags, uint32_t eax,
-                      uint32_t ebx, uint32_t ecx, uint32_t edx) {
+kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t flags, uint32_t eax, uint32_t ebx,
+                      uint32_t ecx, uint32_t edx) {
   kvm_cpuid_entry2 e{};
   e.function = function;
   e.index = index;
@@ -202,7 +202,8 @@ long TdxAbiModel::enable_cap(const kvm_enable_cap& cap) {
         return violation("APIC bus cycles set after KVM_TDX_INIT_VM");
       }
       if (cap.args[0] != 40) {
-        return violation(fmt::format("APIC bus cycles {} ns, the TDX module fixes 40", cap.args[0]));
+        return violation(
+            fmt::format("APIC bus cycles {} ns, the TDX module fixes 40", cap.args[0]));
       }
       apic_bus_set_ = true;
       return LONG_MIN;
@@ -217,7 +218,8 @@ long TdxAbiModel::create_guest_memfd(int /*fd*/, std::uintptr_t arg) {
     return violation(fmt::format("guest_memfd size {:#x}", request.size));
   }
   if (td_vm_ && request.flags != 0) {
-    return violation(fmt::format("guest_memfd flags {:#x} on a TD (private memory)", request.flags));
+    return violation(
+        fmt::format("guest_memfd flags {:#x} on a TD (private memory)", request.flags));
   }
   if (!all_zero(request.reserved, sizeof(request.reserved))) {
     return violation("guest_memfd reserved fields not zero");
@@ -235,8 +237,8 @@ long TdxAbiModel::set_region2(const kvm_userspace_memory_region2& region) {
   }
   auto gmem = gmem_sizes_.find(static_cast<int>(region.guest_memfd));
   if (gmem == gmem_sizes_.end()) {
-    return violation(fmt::format("TD slot {}: fd {} is not a guest_memfd", region.slot,
-                                 region.guest_memfd));
+    return violation(
+        fmt::format("TD slot {}: fd {} is not a guest_memfd", region.slot, region.guest_memfd));
   }
   if (region.guest_phys_addr % kPage != 0 || region.memory_size % kPage != 0 ||
       region.guest_memfd_offset % kPage != 0 ||
@@ -253,9 +255,10 @@ long TdxAbiModel::set_region2(const kvm_userspace_memory_region2& region) {
 long TdxAbiModel::set_attributes(const kvm_memory_attributes& a) {
   if (a.flags != 0 || a.size == 0 || a.address % kPage != 0 || a.size % kPage != 0 ||
       (a.attributes & ~uint64_t{KVM_MEMORY_ATTRIBUTE_PRIVATE}) != 0) {
-    return violation(fmt::format("KVM_SET_MEMORY_ATTRIBUTES gpa {:#x} size {:#x} attributes {:#x} "
-                                 "flags {:#x}",
-                                 a.address, a.size, a.attributes, a.flags));
+    return violation(
+        fmt::format("KVM_SET_MEMORY_ATTRIBUTES gpa {:#x} size {:#x} attributes {:#x} "
+                    "flags {:#x}",
+                    a.address, a.size, a.attributes, a.flags));
   }
   // Remove [start, end) from the private intervals, then add it back if private.
   const uint64_t start = a.address, end = a.address + a.size;
@@ -289,9 +292,8 @@ bool TdxAbiModel::range_private(uint64_t gpa, uint64_t size) const {
 }
 
 bool TdxAbiModel::range_in_gmem_slot(uint64_t gpa, uint64_t size) const {
-  return std::any_of(slots_.begin(), slots_.end(), [&](const Slot& s) {
-    return gpa >= s.gpa && gpa + size <= s.gpa + s.size;
-  });
+  return std::any_of(slots_.begin(), slots_.end(),
+                     [&](const Slot& s) { return gpa >= s.gpa && gpa + size <= s.gpa + s.size; });
 }
 
 long TdxAbiModel::supported_cpuid(kvm_cpuid2* cpuid) {
@@ -306,8 +308,8 @@ long TdxAbiModel::supported_cpuid(kvm_cpuid2* cpuid) {
 
 long TdxAbiModel::tdx_command(const std::string& role, kvm_tdx_cmd& command) {
   if (command.hw_error != 0) {
-    return violation(fmt::format("kvm_tdx_cmd {}: hw_error {:#x} on input", command.id,
-                                 command.hw_error));
+    return violation(
+        fmt::format("kvm_tdx_cmd {}: hw_error {:#x} on input", command.id, command.hw_error));
   }
   if (command.flags != 0 && command.id != KVM_TDX_INIT_MEM_REGION) {
     return violation(fmt::format("kvm_tdx_cmd {}: flags {:#x}", command.id, command.flags));
@@ -319,13 +321,20 @@ long TdxAbiModel::tdx_command(const std::string& role, kvm_tdx_cmd& command) {
     return violation(fmt::format("kvm_tdx_cmd {} issued on the {} fd", command.id, role));
   }
   switch (command.id) {
-    case KVM_TDX_CAPABILITIES: return capabilities(command);
-    case KVM_TDX_INIT_VM: return init_vm(command);
-    case KVM_TDX_INIT_VCPU: return init_vcpu(*vcpu, command);
-    case KVM_TDX_GET_CPUID: return get_cpuid(*vcpu, command);
-    case KVM_TDX_INIT_MEM_REGION: return init_mem_region(*vcpu, command);
-    case KVM_TDX_FINALIZE_VM: return finalize(command);
-    default: return violation(fmt::format("unknown kvm_tdx_cmd id {}", command.id));
+    case KVM_TDX_CAPABILITIES:
+      return capabilities(command);
+    case KVM_TDX_INIT_VM:
+      return init_vm(command);
+    case KVM_TDX_INIT_VCPU:
+      return init_vcpu(*vcpu, command);
+    case KVM_TDX_GET_CPUID:
+      return get_cpuid(*vcpu, command);
+    case KVM_TDX_INIT_MEM_REGION:
+      return init_mem_region(*vcpu, command);
+    case KVM_TDX_FINALIZE_VM:
+      return finalize(command);
+    default:
+      return violation(fmt::format("unknown kvm_tdx_cmd id {}", command.id));
   }
 }
 
@@ -426,30 +435,32 @@ long TdxAbiModel::init_mem_region(uint32_t vcpu, kvm_tdx_cmd& command) {
     return violation("KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM");
   }
   if (initialized_vcpus_ != created_vcpus_ || initialized_vcpus_.count(vcpu) == 0) {
-    return violation(fmt::format("KVM_TDX_INIT_MEM_REGION before KVM_TDX_INIT_VCPU of all {} "
-                                 "vCPUs ({} done)",
-                                 created_vcpus_.size(), initialized_vcpus_.size()));
+    return violation(
+        fmt::format("KVM_TDX_INIT_MEM_REGION before KVM_TDX_INIT_VCPU of all {} "
+                    "vCPUs ({} done)",
+                    created_vcpus_.size(), initialized_vcpus_.size()));
   }
   if ((command.flags & ~uint32_t{KVM_TDX_MEASURE_MEMORY_REGION}) != 0) {
     return violation(fmt::format("KVM_TDX_INIT_MEM_REGION flags {:#x}", command.flags));
   }
   if (region->source_addr == 0 || region->source_addr % kPage != 0) {
-    return violation(fmt::format("KVM_TDX_INIT_MEM_REGION source {:#x} not 4 KiB aligned",
-                                 region->source_addr));
+    return violation(
+        fmt::format("KVM_TDX_INIT_MEM_REGION source {:#x} not 4 KiB aligned", region->source_addr));
   }
   const uint64_t size = region->nr_pages * kPage;
   if (region->nr_pages == 0 || region->gpa % kPage != 0 || (region->gpa & kSharedBit) != 0) {
-    return violation(fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x} / {} pages", region->gpa,
-                                 region->nr_pages));
+    return violation(
+        fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x} / {} pages", region->gpa, region->nr_pages));
   }
   if (!range_in_gmem_slot(region->gpa, size)) {
-    return violation(fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x}+{:#x} not in a guest_memfd "
-                                 "slot",
-                                 region->gpa, size));
+    return violation(
+        fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x}+{:#x} not in a guest_memfd "
+                    "slot",
+                    region->gpa, size));
   }
   if (!range_private(region->gpa, size)) {
-    return violation(fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x}+{:#x} is not private",
-                                 region->gpa, size));
+    return violation(
+        fmt::format("KVM_TDX_INIT_MEM_REGION gpa {:#x}+{:#x} is not private", region->gpa, size));
   }
   const uint64_t pages = config_.pages_per_call == 0
                              ? region->nr_pages
@@ -475,7 +486,8 @@ long TdxAbiModel::finalize(kvm_tdx_cmd& command) {
     return violation("KVM_TDX_FINALIZE_VM data not 0");
   }
   if (!init_vm_done_ || finalized_) {
-    return violation(finalized_ ? "KVM_TDX_FINALIZE_VM twice" : "KVM_TDX_FINALIZE_VM before INIT_VM");
+    return violation(finalized_ ? "KVM_TDX_FINALIZE_VM twice"
+                                : "KVM_TDX_FINALIZE_VM before INIT_VM");
   }
   finalized_ = true;
   return 0;

@@ -6,6 +6,8 @@
 // as the reference documents them, and the pages it hands to INIT_MEM_REGION fold to the MRTD
 // cvmm-measure computes. What it cannot prove: that a real TDX module accepts the CPUID,
 // attributes and XFAM chosen on a real host, or that the reference's rules are complete.
+#include "vmm/tdx/tdx_backend.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,7 +27,6 @@
 #include "tests/unit/tdx/tdx_abi_model.h"
 #include "vmm/host_check.h"
 #include "vmm/private_memory.h"
-#include "vmm/tdx/tdx_backend.h"
 #include "vmm/tdx/tdx_vm.h"
 
 namespace cvm::tdx_test {
@@ -43,17 +44,19 @@ fw::Blob blob_of(std::vector<std::byte> bytes) {
   return std::make_shared<const std::vector<std::byte>>(std::move(bytes));
 }
 
-fw::Blob synthetic_firmware() { return blob_of(fwtdx::testing::make_image(fwtdx::testing::default_sections())); }
+fw::Blob synthetic_firmware() {
+  return blob_of(fwtdx::testing::make_image(fwtdx::testing::default_sections()));
+}
 
 /// A second layout: legacy locator, two TempMem sections, the HOB between them, a measured CFV.
 fw::Blob synthetic_firmware_legacy() {
   using fwtdx::testing::RawSection;
   const std::vector<RawSection> sections = {
-      {0x0, 0x4000, 0xffff0000, 0x4000, 1, 1},      // CFV, measured here
-      {0x0, 0, 0x800000, 0x10000, 3, 0},            // TempMem
-      {0x0, 0, 0x810000, 0x2000, 2, 0},             // TD_HOB
-      {0x0, 0, 0x900000, 0x3000, 3, 0},             // TempMem
-      {0x8000, 0x8000, 0xffff8000, 0x8000, 0, 1},   // BFV
+      {0x0, 0x4000, 0xffff0000, 0x4000, 1, 1},     // CFV, measured here
+      {0x0, 0, 0x800000, 0x10000, 3, 0},           // TempMem
+      {0x0, 0, 0x810000, 0x2000, 2, 0},            // TD_HOB
+      {0x0, 0, 0x900000, 0x3000, 3, 0},            // TempMem
+      {0x8000, 0x8000, 0xffff8000, 0x8000, 0, 1},  // BFV
   };
   return blob_of(fwtdx::testing::make_image(sections, false));
 }
@@ -134,7 +137,7 @@ struct Launch {
     std::vector<std::string> out;
     for (const auto& call : model.recorder().calls()) {
       if (call.name == "KVM_MEMORY_ENCRYPT_OP") {
-        static const char* kNames[] = {"CAPABILITIES", "INIT_VM", "INIT_VCPU",
+        static const char* kNames[] = {"CAPABILITIES",    "INIT_VM",     "INIT_VCPU",
                                        "INIT_MEM_REGION", "FINALIZE_VM", "GET_CPUID"};
         const auto id = call.arg_as<kvm_tdx_cmd>().id;
         out.push_back(std::string("TDX_") + (id < 6 ? kNames[id] : "?") + "@" + call.fd_role);
@@ -185,19 +188,26 @@ TEST(TdxBackendTest, FullLaunchSatisfiesEveryAbiRule) {
   EXPECT_EQ(t.model.violations(), std::vector<std::string>{});
   EXPECT_TRUE(t.model.finalized());
   EXPECT_EQ(t.tdx_sequence(),
-            (std::vector<std::string>{
-                "KVM_ENABLE_CAP@vm", "KVM_SET_TSC_KHZ@vm",            // machine: irqchip, TSC
-                "KVM_ENABLE_CAP@vm",                                  // MapGPA exits
-                "TDX_CAPABILITIES@vm", "TDX_CAPABILITIES@vm",          // 6 entries, E2BIG, 12
-                "KVM_ENABLE_CAP@vm",                                  // APIC bus 40 ns
-                "TDX_INIT_VM@vm",
-                "KVM_CREATE_VCPU@vm", "TDX_INIT_VCPU@vcpu0", "TDX_GET_CPUID@vcpu0",
-                "KVM_SET_CPUID2@vcpu0",
-                "KVM_CREATE_VCPU@vm", "TDX_INIT_VCPU@vcpu1", "TDX_GET_CPUID@vcpu1",
-                "KVM_SET_CPUID2@vcpu1",
-                "TDX_INIT_MEM_REGION@vcpu0", "TDX_INIT_MEM_REGION@vcpu0",
-                "TDX_INIT_MEM_REGION@vcpu0", "TDX_INIT_MEM_REGION@vcpu0",
-                "TDX_FINALIZE_VM@vm"}));
+            (std::vector<std::string>{"KVM_ENABLE_CAP@vm",
+                                      "KVM_SET_TSC_KHZ@vm",  // machine: irqchip, TSC
+                                      "KVM_ENABLE_CAP@vm",   // MapGPA exits
+                                      "TDX_CAPABILITIES@vm",
+                                      "TDX_CAPABILITIES@vm",  // 6 entries, E2BIG, 12
+                                      "KVM_ENABLE_CAP@vm",    // APIC bus 40 ns
+                                      "TDX_INIT_VM@vm",
+                                      "KVM_CREATE_VCPU@vm",
+                                      "TDX_INIT_VCPU@vcpu0",
+                                      "TDX_GET_CPUID@vcpu0",
+                                      "KVM_SET_CPUID2@vcpu0",
+                                      "KVM_CREATE_VCPU@vm",
+                                      "TDX_INIT_VCPU@vcpu1",
+                                      "TDX_GET_CPUID@vcpu1",
+                                      "KVM_SET_CPUID2@vcpu1",
+                                      "TDX_INIT_MEM_REGION@vcpu0",
+                                      "TDX_INIT_MEM_REGION@vcpu0",
+                                      "TDX_INIT_MEM_REGION@vcpu0",
+                                      "TDX_INIT_MEM_REGION@vcpu0",
+                                      "TDX_FINALIZE_VM@vm"}));
   // Every vCPU got the TD HOB GPA (section 3 of the synthetic image, at 0x3000).
   EXPECT_EQ(t.plan.td_hob_gpa, 0x3000u);
   EXPECT_EQ(t.model.vcpu_hob_gpas(), (std::map<uint32_t, uint64_t>{{0, 0x3000}, {1, 0x3000}}));
@@ -299,8 +309,8 @@ TEST_P(TdxMeasurementEquivalenceTest, IssuedPagesFoldToTheMrtdCvmmMeasurePrints)
       GTEST_SKIP() << "/usr/share/ovmf/OVMF.fd is absent or has no TDVF metadata";
     }
   } else {
-    firmware = std::string(c.firmware) == "synthetic" ? synthetic_firmware()
-                                                      : synthetic_firmware_legacy();
+    firmware =
+        std::string(c.firmware) == "synthetic" ? synthetic_firmware() : synthetic_firmware_legacy();
   }
   Launch t({.pages_per_call = c.pages_per_call});
   auto result = t.all(firmware, c.vcpus, c.memory);
@@ -320,8 +330,8 @@ TEST_P(TdxMeasurementEquivalenceTest, IssuedPagesFoldToTheMrtdCvmmMeasurePrints)
   // The comparison can fail: one flipped byte in the last measured page changes the fold.
   auto added = t.model.added_regions();
   ASSERT_GE(added.size(), t.plan.ranges.size());
-  auto measured = std::find_if(added.rbegin(), added.rend(),
-                               [](const AddedRegion& r) { return r.measure; });
+  auto measured =
+      std::find_if(added.rbegin(), added.rend(), [](const AddedRegion& r) { return r.measure; });
   ASSERT_NE(measured, added.rend());
   measured->bytes.back() ^= std::byte{1};
   std::vector<fwtdx::TdxInitMemRegion> tampered;
@@ -331,16 +341,16 @@ TEST_P(TdxMeasurementEquivalenceTest, IssuedPagesFoldToTheMrtdCvmmMeasurePrints)
   EXPECT_NE(to_hex(fwtdx::measure_mrtd(tampered)), to_hex(expected));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Firmware, TdxMeasurementEquivalenceTest,
-    ::testing::Values(EquivalenceCase{"synthetic", 1, 128 * kMiB, 0},
-                      EquivalenceCase{"synthetic", 4, 2 * kGiB, 0},
-                      EquivalenceCase{"synthetic", 2, 3 * kGiB + 512 * kMiB, 3},
-                      EquivalenceCase{"legacy", 1, 64 * kMiB, 0},
-                      EquivalenceCase{"legacy", 3, 4 * kGiB, 5},
-                      EquivalenceCase{"debian-ovmf", 1, 512 * kMiB, 0},
-                      EquivalenceCase{"debian-ovmf", 2, 2 * kGiB, 7},
-                      EquivalenceCase{"debian-ovmf", 8, 5 * kGiB, 0}));
+INSTANTIATE_TEST_SUITE_P(Firmware, TdxMeasurementEquivalenceTest,
+                         ::testing::Values(EquivalenceCase{"synthetic", 1, 128 * kMiB, 0},
+                                           EquivalenceCase{"synthetic", 4, 2 * kGiB, 0},
+                                           EquivalenceCase{"synthetic", 2, 3 * kGiB + 512 * kMiB,
+                                                           3},
+                                           EquivalenceCase{"legacy", 1, 64 * kMiB, 0},
+                                           EquivalenceCase{"legacy", 3, 4 * kGiB, 5},
+                                           EquivalenceCase{"debian-ovmf", 1, 512 * kMiB, 0},
+                                           EquivalenceCase{"debian-ovmf", 2, 2 * kGiB, 7},
+                                           EquivalenceCase{"debian-ovmf", 8, 5 * kGiB, 0}));
 
 TEST(TdxMeasurementTest, DifferentMemorySizeGivesADifferentHobButTheSameMrtd) {
   // The HOB is PAGE.ADDed without MR.EXTEND: only its GPA enters MRTD (§2.9).
@@ -478,9 +488,10 @@ TEST(TdxCpuidTest, FilterKeepsConfigurableLeavesAndBits) {
   for (const auto& e : filtered) {
     leaves.emplace_back(e.function, e.index);
   }
-  EXPECT_EQ(leaves, (std::vector<std::pair<uint32_t, uint32_t>>{
-                        {0x1, 0}, {0x7, 0}, {0x7, 1}, {0xd, 0}, {0xd, 1}, {0x80000001, 0},
-                        {0x80000008, 0}}));
+  EXPECT_EQ(
+      leaves,
+      (std::vector<std::pair<uint32_t, uint32_t>>{
+          {0x1, 0}, {0x7, 0}, {0x7, 1}, {0xd, 0}, {0xd, 1}, {0x80000001, 0}, {0x80000008, 0}}));
   EXPECT_EQ(filtered[0].ecx, 0xfffa3223u & 0x31fa3203u);
   EXPECT_EQ(filtered[2].eax, 0x00001c30u & 0x00201c30u);
   EXPECT_EQ(filtered[4].ecx, 0x00019900u & 0x00019800u);

@@ -160,8 +160,7 @@ TEST(TdxExitsTest, HostileGetQuoteArgumentsGetTdvmcallErrors) {
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0}).ret, kTdvmcallInvalidOperand);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0x21000}).ret, kTdvmcallInvalidOperand);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {0xfff000, 0x2000}).ret, kTdvmcallInvalidOperand);
-  EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {~uint64_t{0xfff}, 0x1000}).ret,
-            kTdvmcallInvalidOperand);
+  EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {~uint64_t{0xfff}, 0x1000}).ret, kTdvmcallInvalidOperand);
   f.write_quote_buffer(2, 64);
   EXPECT_EQ(f.tdvmcall(kTdvmcallGetQuote, {kBuffer, 0x1000}).ret, kTdvmcallInvalidOperand);
   f.write_quote_buffer(1, 0x1000 - 23);
@@ -226,7 +225,8 @@ TEST(TdxExitsTest, MapGpaGoesThroughTheConversionHandler) {
   auto policy = f.handler->intercept(*f.vcpu, decode_exit(run));
   ASSERT_TRUE(policy.has_value());
   EXPECT_EQ(run.hypercall.ret, 0u);
-  const auto attrs = f.sys.calls_named("KVM_SET_MEMORY_ATTRIBUTES").back().arg_as<kvm_memory_attributes>();
+  const auto attrs =
+      f.sys.calls_named("KVM_SET_MEMORY_ATTRIBUTES").back().arg_as<kvm_memory_attributes>();
   EXPECT_EQ(attrs.address, 0x200000u);
   EXPECT_EQ(attrs.size, 0x2000u);
   EXPECT_EQ(attrs.attributes, 0u);

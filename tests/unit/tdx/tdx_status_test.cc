@@ -8,9 +8,12 @@ namespace cvm::vmm::tdx {
 namespace {
 
 TEST(TdxStatusTest, KnownCodesAreNamedWithTheirOperand) {
-  EXPECT_EQ(describe_tdx_status(0xC000010000000001), "TDX_OPERAND_INVALID (0xc000010000000001, operand RCX)");
-  EXPECT_EQ(describe_tdx_status(0x8000020000000092), "TDX_OPERAND_BUSY (0x8000020000000092, operand SEPT)");
-  EXPECT_EQ(describe_tdx_status(0xC0000B0D00000000), "TDX_EPT_ENTRY_STATE_INCORRECT (0xc0000b0d00000000)");
+  EXPECT_EQ(describe_tdx_status(0xC000010000000001),
+            "TDX_OPERAND_INVALID (0xc000010000000001, operand RCX)");
+  EXPECT_EQ(describe_tdx_status(0x8000020000000092),
+            "TDX_OPERAND_BUSY (0x8000020000000092, operand SEPT)");
+  EXPECT_EQ(describe_tdx_status(0xC0000B0D00000000),
+            "TDX_EPT_ENTRY_STATE_INCORRECT (0xc0000b0d00000000)");
   EXPECT_EQ(describe_tdx_status(0x8000020300000000), "TDX_RND_NO_ENTROPY (0x8000020300000000)");
   EXPECT_EQ(describe_tdx_status(0xC000090000000123),
             "TDX_INCORRECT_CPUID_VALUE (0xc000090000000123, detail 0x123)");

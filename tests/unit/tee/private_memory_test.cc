@@ -28,8 +28,8 @@ struct Fixture {
   std::optional<kvm::Vm> vm;
 
   explicit Fixture(bool private_capable = true) {
-    sys.set_extension(KVM_CAP_VM_TYPES, (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_SNP_VM) |
-                                            (1 << KVM_X86_TDX_VM));
+    sys.set_extension(KVM_CAP_VM_TYPES,
+                      (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_SNP_VM) | (1 << KVM_X86_TDX_VM));
     if (private_capable) {
       sys.set_extension(KVM_CAP_GUEST_MEMFD, 1);
       sys.set_extension(KVM_CAP_USER_MEMORY2, 1);
@@ -142,8 +142,9 @@ TEST(PrivateMemoryTest, AddRegionTakesNextSlotAndRefusesOverlap) {
   auto memory = f.private_memory();
   ASSERT_NE(memory, nullptr);
   ASSERT_TRUE(memory->add_region(*f.vm, {0xffc00000, 4 * kMiB}).has_value());
-  const auto slot =
-      f.sys.calls_named("KVM_SET_USER_MEMORY_REGION2").back().arg_as<kvm_userspace_memory_region2>();
+  const auto slot = f.sys.calls_named("KVM_SET_USER_MEMORY_REGION2")
+                        .back()
+                        .arg_as<kvm_userspace_memory_region2>();
   EXPECT_EQ(slot.slot, 2u);
   EXPECT_EQ(slot.guest_phys_addr, 0xffc00000u);
   auto overlap = memory->add_region(*f.vm, {0x7ff000, 0x2000});
@@ -183,8 +184,8 @@ TEST(PrivateMemoryTest, ToPrivateSetsAttributeThenDropsSharedPages) {
   EXPECT_EQ(attrs.address, kHighRam + 0x1000);
   EXPECT_EQ(attrs.attributes, KVM_MEMORY_ATTRIBUTE_PRIVATE);
   EXPECT_EQ(u64s(f.sys.calls_named("madvise").at(0)),
-            (std::vector<uint64_t>{reinterpret_cast<uint64_t>(high.mapping.data() + 0x1000),
-                                   0x1000, MADV_DONTNEED}));
+            (std::vector<uint64_t>{reinterpret_cast<uint64_t>(high.mapping.data() + 0x1000), 0x1000,
+                                   MADV_DONTNEED}));
   EXPECT_EQ(high.mapping.data()[0x1000], std::byte{0}) << "shared side must read as zero";
 }
 
@@ -213,12 +214,12 @@ TEST(PrivateMemoryTest, BadRangesAreRefusedWithoutAnyCall) {
     uint64_t gpa, size;
   };
   const Case cases[] = {
-      {0x1000, 0},                      // empty
-      {0x1001, 0x1000},                 // unaligned gpa
-      {0x1000, 0x1800},                 // unaligned size
-      {8 * kMiB - 0x1000, 0x2000},      // runs past RAM into the hole
-      {0xc0000000, 0x1000},             // MMIO hole
-      {~uint64_t{0} - 0xfff, 0x2000},   // wraps
+      {0x1000, 0},                     // empty
+      {0x1001, 0x1000},                // unaligned gpa
+      {0x1000, 0x1800},                // unaligned size
+      {8 * kMiB - 0x1000, 0x2000},     // runs past RAM into the hole
+      {0xc0000000, 0x1000},            // MMIO hole
+      {~uint64_t{0} - 0xfff, 0x2000},  // wraps
   };
   for (const Case& c : cases) {
     auto result = convert_guest_memory(*f.vm, *memory, c.gpa, c.size, false);
@@ -307,12 +308,12 @@ TEST(MemoryConversionHandlerTest, MapGpaEncryptedConvertsToPrivate) {
 TEST(MemoryConversionHandlerTest, HostileMapGpaGetsEinvalAndChangesNothing) {
   HandlerFixture f;
   const std::size_t before = f.sys.calls().size();
-  EXPECT_EQ(f.map_gpa(0x1000, 0, 0), static_cast<uint64_t>(EINVAL));             // no pages
-  EXPECT_EQ(f.map_gpa(0x1234, 1, 0), static_cast<uint64_t>(EINVAL));             // unaligned
+  EXPECT_EQ(f.map_gpa(0x1000, 0, 0), static_cast<uint64_t>(EINVAL));                  // no pages
+  EXPECT_EQ(f.map_gpa(0x1234, 1, 0), static_cast<uint64_t>(EINVAL));                  // unaligned
   EXPECT_EQ(f.map_gpa(0x1000, ~uint64_t{0} >> 4, 0), static_cast<uint64_t>(EINVAL));  // wraps
-  EXPECT_EQ(f.map_gpa(~uint64_t{0} - 0xfff, 2, 0), static_cast<uint64_t>(EINVAL));     // wraps
-  EXPECT_EQ(f.map_gpa(0x1000, 1, 1ull << 5), static_cast<uint64_t>(EINVAL));     // unknown bit
-  EXPECT_EQ(f.map_gpa(0x1000, 1, 3), static_cast<uint64_t>(EINVAL));             // page size 3
+  EXPECT_EQ(f.map_gpa(~uint64_t{0} - 0xfff, 2, 0), static_cast<uint64_t>(EINVAL));    // wraps
+  EXPECT_EQ(f.map_gpa(0x1000, 1, 1ull << 5), static_cast<uint64_t>(EINVAL));          // unknown bit
+  EXPECT_EQ(f.map_gpa(0x1000, 1, 3), static_cast<uint64_t>(EINVAL));                  // page size 3
   EXPECT_EQ(f.map_gpa(0xfee00000, 1, 0), static_cast<uint64_t>(EINVAL));         // LAPIC, no RAM
   EXPECT_EQ(f.map_gpa(8 * kMiB - 0x1000, 2, 0), static_cast<uint64_t>(EINVAL));  // past RAM end
   EXPECT_EQ(f.calls_since(before), std::vector<std::string>{});
@@ -330,8 +331,8 @@ TEST(MemoryConversionHandlerTest, MemoryFaultConvertsToTheAccessKind) {
   auto shared = f.handler.handle(f.vcpu, MemoryFaultExitInfo{0, 0x5000, 0x1000});
   ASSERT_TRUE(shared.has_value());
   EXPECT_EQ(shared->verdict, ExitVerdict::kContinue);
-  auto priv = f.handler.handle(
-      f.vcpu, MemoryFaultExitInfo{KVM_MEMORY_EXIT_FLAG_PRIVATE, 0x5000, 0x1000});
+  auto priv =
+      f.handler.handle(f.vcpu, MemoryFaultExitInfo{KVM_MEMORY_EXIT_FLAG_PRIVATE, 0x5000, 0x1000});
   ASSERT_TRUE(priv.has_value());
   EXPECT_EQ(priv->verdict, ExitVerdict::kContinue);
   EXPECT_EQ(f.calls_since(before),
