@@ -2,6 +2,7 @@
 #include "tests/guest/guest_harness.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,8 +15,6 @@
 #include <array>
 #include <cstring>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "base/file.h"
 #include "base/hex.h"
@@ -287,37 +286,47 @@ Result<UniqueFd> accept_connection(const UniqueFd& listener, std::chrono::millis
   return fd;
 }
 
+namespace {
+
+/// One hybrid-vsock dial: connect, "CONNECT <port>\n", read the reply line byte by byte (so
+/// no stream data is consumed with it). Fails when the VMM closes the socket before "OK"
+/// (no driver yet, or the guest refused: the client is expected to redial).
+Result<UniqueFd> hybrid_dial(const sockaddr_un& address, const std::filesystem::path& socket,
+                             uint32_t port, std::chrono::steady_clock::time_point deadline) {
+  CVM_ASSIGN_OR_RETURN(UniqueFd fd, unix_socket());
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    return errno_error(ErrorCode::kIo, "connect " + socket.string(), errno);
+  }
+  const std::string request = fmt::format("CONNECT {}\n", port);
+  CVM_TRY(write_all(fd.get(), std::as_bytes(std::span(request))));
+  std::string reply;
+  while (reply.empty() || reply.back() != '\n') {
+    CVM_ASSIGN_OR_RETURN(const bool ready, wait_readable(fd.get(), deadline));
+    char c = 0;
+    if (!ready || ::read(fd.get(), &c, 1) != 1 || reply.size() > 64) {
+      return make_error(ErrorCode::kIo, "no complete reply to CONNECT {} (got \"{}\")", port,
+                        reply);
+    }
+    reply += c;
+  }
+  if (!reply.starts_with("OK ")) {
+    return make_error(ErrorCode::kIo, "CONNECT {}: unexpected reply \"{}\"", port, reply);
+  }
+  return fd;
+}
+
+}  // namespace
+
 Result<UniqueFd> hybrid_vsock_connect(const std::filesystem::path& socket, uint32_t port,
                                       std::chrono::milliseconds timeout) {
   CVM_ASSIGN_OR_RETURN(const sockaddr_un address, unix_address(socket));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    CVM_ASSIGN_OR_RETURN(UniqueFd fd, unix_socket());
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-      if ((errno != ENOENT && errno != ECONNREFUSED) ||
-          std::chrono::steady_clock::now() > deadline) {
-        return errno_error(ErrorCode::kIo, "connect " + socket.string(), errno);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
+    auto fd = hybrid_dial(address, socket, port, deadline);
+    if (fd || std::chrono::steady_clock::now() > deadline) {
+      return fd;
     }
-    const std::string request = fmt::format("CONNECT {}\n", port);
-    CVM_TRY(write_all(fd.get(), std::as_bytes(std::span(request))));
-    // The reply line, read byte by byte so no stream data is consumed with it.
-    std::string reply;
-    while (reply.empty() || reply.back() != '\n') {
-      CVM_ASSIGN_OR_RETURN(const bool ready, wait_readable(fd.get(), deadline));
-      char c = 0;
-      if (!ready || ::read(fd.get(), &c, 1) != 1 || reply.size() > 64) {
-        return make_error(ErrorCode::kIo, "no complete reply to CONNECT {} (got \"{}\")", port,
-                          reply);
-      }
-      reply += c;
-    }
-    if (!reply.starts_with("OK ")) {
-      return make_error(ErrorCode::kIo, "CONNECT {}: unexpected reply \"{}\"", port, reply);
-    }
-    return fd;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 

@@ -109,7 +109,8 @@ Result<UniqueFd> unix_listen(const std::filesystem::path& path);
 Result<UniqueFd> accept_connection(const UniqueFd& listener, std::chrono::milliseconds timeout);
 /// Hybrid vsock (Firecracker's convention, runtime-integration.md): connects to the VMM's
 /// socket, sends "CONNECT <port>\n" and expects "OK <host port>\n" before the stream starts.
-/// Retries while the socket does not exist yet or refuses (the VMM is still starting).
+/// Redials until `timeout` while the socket does not exist yet, refuses, or is closed before
+/// "OK" (the VMM closes it while the guest driver is not ready or the guest refuses).
 Result<UniqueFd> hybrid_vsock_connect(const std::filesystem::path& socket, uint32_t port,
                                       std::chrono::milliseconds timeout);
 
