@@ -6,6 +6,7 @@
 // No KVM needed.
 //
 // Usage: vsock_bench [MiB per direction, default 128] [round trips, default 20000]
+//                    [device buffer per connection in KiB, default 256]
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -165,10 +166,12 @@ int handshake(const std::string& path, GuestVsockStack& stack, VsockGuestDriver&
   return fd;
 }
 
+uint32_t g_conn_buffer = 256 * 1024;
+
 Figures through_device(const std::string& path, uint16_t queue_size, uint32_t rx_payload,
                        uint64_t bytes, int pings) {
   Figures f;
-  auto created = VsockDevice::create(3, path);
+  auto created = VsockDevice::create(3, path, VsockOptions{.conn_buffer_bytes = g_conn_buffer});
   if (!created) {
     fmt::print(stderr, "vsock_bench: {}\n", created.error().message());
     return f;
@@ -232,6 +235,9 @@ void print_row(const char* name, const Figures& f, const Figures& ceiling) {
 int main(int argc, char** argv) {
   const uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 128;
   const int pings = argc > 2 ? std::atoi(argv[2]) : 20000;
+  if (argc > 3) {
+    g_conn_buffer = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) << 10;
+  }
   const uint64_t bytes = mib << 20;
   char dir[] = "/tmp/cvmm-vsock-bench-XXXXXX";
   if (::mkdtemp(dir) == nullptr) {

@@ -203,12 +203,31 @@ Result<void> apply_vsock(std::string_view text, VmConfig& config) {
   return ok();
 }
 
+// The SEV-SNP launch inputs vmm/snp uses beyond policy and HOST_DATA.
+Result<void> apply_snp_launch_options(const OptionList& options, PlatformConfig& platform) {
+  if (const std::string* model = options.find("snp_vcpu_model")) {
+    if (model->empty()) {
+      return usage_error("--platform snp_vcpu_model: empty name");
+    }
+    platform.snp_vcpu_model = *model;
+  }
+  CVM_ASSIGN_OR_RETURN(platform.snp_vmsa_features, options.hex_u64("snp_vmsa_features"));
+  CVM_ASSIGN_OR_RETURN(const auto id_block, options.tee_bytes("snp_id_block", kSnpIdBlockBytes));
+  CVM_ASSIGN_OR_RETURN(const auto id_auth, options.tee_bytes("snp_id_auth", kSnpIdAuthBytes));
+  platform.snp_id_block = id_block.value_or(std::vector<uint8_t>());
+  platform.snp_id_auth = id_auth.value_or(std::vector<uint8_t>());
+  CVM_ASSIGN_OR_RETURN(const auto author_key, options.boolean("snp_author_key"));
+  platform.snp_author_key_enabled = author_key.value_or(false);
+  return ok();
+}
+
 Result<void> apply_platform(std::string_view text, VmConfig& config) {
   CVM_ASSIGN_OR_RETURN(
       const auto options,
       OptionList::parse("platform", text,
                         {"tdx", "sev_snp", "policy", "host_data", "mrconfigid", "mrowner",
-                         "mrownerconfig", "quote_socket"}));
+                         "mrownerconfig", "quote_socket", "snp_vcpu_model", "snp_vmsa_features",
+                         "snp_id_block", "snp_id_auth", "snp_author_key"}));
   CVM_ASSIGN_OR_RETURN(const auto tdx, options.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, options.boolean("sev_snp"));
   if (tdx.value_or(false) && sev_snp.value_or(false)) {
@@ -234,7 +253,7 @@ Result<void> apply_platform(std::string_view text, VmConfig& config) {
     }
     platform.quote_socket = *socket;
   }
-  return ok();
+  return apply_snp_launch_options(options, platform);
 }
 
 /// Flags whose value is a path: an empty one is always a mistake.
@@ -399,6 +418,16 @@ std::string cli_field_name(ConfigField field, std::size_t index) {
       return "--platform mrownerconfig";
     case ConfigField::kQuoteSocket:
       return "--platform quote_socket";
+    case ConfigField::kSnpVcpuModel:
+      return "--platform snp_vcpu_model";
+    case ConfigField::kSnpVmsaFeatures:
+      return "--platform snp_vmsa_features";
+    case ConfigField::kSnpIdBlock:
+      return "--platform snp_id_block";
+    case ConfigField::kSnpIdAuth:
+      return "--platform snp_id_auth";
+    case ConfigField::kSnpAuthorKey:
+      return "--platform snp_author_key";
   }
   return "--?";
 }

@@ -279,11 +279,28 @@ Result<void> read_vsock(const json::value& value, const JsonOptions& options, Vm
   return ok();
 }
 
+// A bit mask given as a number or as a hex string.
+Result<std::optional<uint64_t>> read_mask(const ObjectReader& reader, std::string_view key) {
+  const json::value* value = reader.find(key);
+  if (value == nullptr) {
+    return std::optional<uint64_t>();
+  }
+  if (const json::string* text = value->if_string()) {
+    CVM_ASSIGN_OR_RETURN(const uint64_t mask,
+                         at_path(parse_hex_u64(std::string_view(text->data(), text->size())),
+                                 reader.child(key)));
+    return std::optional<uint64_t>(mask);
+  }
+  return reader.unsigned_integer(key, UINT64_MAX);
+}
+
 Result<void> read_platform(const json::value& value, const JsonOptions& options,
                            VmConfig& config) {
   CVM_ASSIGN_OR_RETURN(const auto reader, ObjectReader::open(value, "platform",
                                                              {"tdx", "sev_snp", "snp_policy",
-                                                              "quote_socket"},
+                                                              "quote_socket", "snp_vcpu_model",
+                                                              "snp_vmsa_features", "snp_id_block",
+                                                              "snp_id_auth", "snp_author_key"},
                                                              options));
   CVM_ASSIGN_OR_RETURN(const auto tdx, reader.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, reader.boolean("sev_snp"));
@@ -295,18 +312,23 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
                                                   : TeeKind::kNone;
   CVM_ASSIGN_OR_RETURN(const auto quote_socket, reader.path("quote_socket"));
   config.platform.quote_socket = quote_socket.value_or("");
-  // The policy is a bit mask, so a hex string is accepted as well as a number.
-  if (const json::value* policy = reader.find("snp_policy")) {
-    if (const json::string* text = policy->if_string()) {
-      CVM_ASSIGN_OR_RETURN(
-          config.platform.snp_policy,
-          at_path(parse_hex_u64(std::string_view(text->data(), text->size())),
-                  reader.child("snp_policy")));
-    } else {
-      CVM_ASSIGN_OR_RETURN(config.platform.snp_policy,
-                           reader.unsigned_integer("snp_policy", UINT64_MAX));
+  // The policy and the VMSA features are bit masks, so a hex string is accepted as well as a
+  // number.
+  CVM_ASSIGN_OR_RETURN(config.platform.snp_policy, read_mask(reader, "snp_policy"));
+  CVM_ASSIGN_OR_RETURN(config.platform.snp_vmsa_features, read_mask(reader, "snp_vmsa_features"));
+  CVM_ASSIGN_OR_RETURN(const auto vcpu_model, reader.string("snp_vcpu_model"));
+  config.platform.snp_vcpu_model = vcpu_model.value_or("");
+  const std::tuple<std::string_view, std::size_t, std::vector<uint8_t>*> id_keys[] = {
+      {"snp_id_block", kSnpIdBlockBytes, &config.platform.snp_id_block},
+      {"snp_id_auth", kSnpIdAuthBytes, &config.platform.snp_id_auth}};
+  for (const auto& [key, bytes, field] : id_keys) {
+    CVM_ASSIGN_OR_RETURN(const auto text, reader.string(key));
+    if (text) {
+      CVM_ASSIGN_OR_RETURN(*field, at_path(parse_hex_or_base64(*text, bytes), reader.child(key)));
     }
   }
+  CVM_ASSIGN_OR_RETURN(const auto author_key, reader.boolean("snp_author_key"));
+  config.platform.snp_author_key_enabled = author_key.value_or(false);
   return ok();
 }
 

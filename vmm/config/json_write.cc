@@ -83,6 +83,21 @@ json::object platform_to_json(const PlatformConfig& platform) {
   if (!platform.quote_socket.empty()) {
     out["quote_socket"] = platform.quote_socket;
   }
+  if (!platform.snp_vcpu_model.empty()) {
+    out["snp_vcpu_model"] = platform.snp_vcpu_model;
+  }
+  if (platform.snp_vmsa_features) {
+    out["snp_vmsa_features"] = fmt::format("{:#x}", *platform.snp_vmsa_features);
+  }
+  if (!platform.snp_id_block.empty()) {
+    out["snp_id_block"] = bytes_to_hex(platform.snp_id_block);
+  }
+  if (!platform.snp_id_auth.empty()) {
+    out["snp_id_auth"] = bytes_to_hex(platform.snp_id_auth);
+  }
+  if (platform.snp_author_key_enabled) {
+    out["snp_author_key"] = true;
+  }
   return out;
 }
 
@@ -156,6 +171,16 @@ std::string json_field_name(ConfigField field, std::size_t index) {
       return "payload.mrownerconfig";
     case ConfigField::kQuoteSocket:
       return "platform.quote_socket";
+    case ConfigField::kSnpVcpuModel:
+      return "platform.snp_vcpu_model";
+    case ConfigField::kSnpVmsaFeatures:
+      return "platform.snp_vmsa_features";
+    case ConfigField::kSnpIdBlock:
+      return "platform.snp_id_block";
+    case ConfigField::kSnpIdAuth:
+      return "platform.snp_id_auth";
+    case ConfigField::kSnpAuthorKey:
+      return "platform.snp_author_key";
   }
   return "?";
 }

@@ -156,6 +156,45 @@ Result<void> check_snp_policy(uint64_t policy, const Checker& check) {
   return ok();
 }
 
+// The SEV-SNP launch inputs beyond policy and HOST_DATA (vmm/snp): all need sev_snp; the ID
+// block and its authentication structure come together, and the author key lives in the latter.
+Result<void> check_snp_launch_fields(const PlatformConfig& platform, const Checker& check) {
+  const bool snp = platform.tee == TeeKind::kSevSnp;
+  const std::string snp_name = check.name(ConfigField::kSevSnp);
+  const std::pair<ConfigField, bool> fields[] = {
+      {ConfigField::kSnpVcpuModel, !platform.snp_vcpu_model.empty()},
+      {ConfigField::kSnpVmsaFeatures, platform.snp_vmsa_features.has_value()},
+      {ConfigField::kSnpIdBlock, !platform.snp_id_block.empty()},
+      {ConfigField::kSnpIdAuth, !platform.snp_id_auth.empty()},
+      {ConfigField::kSnpAuthorKey, platform.snp_author_key_enabled}};
+  for (const auto& [field, set] : fields) {
+    if (set && !snp) {
+      return check.fail(field, 0, "needs {}", snp_name);
+    }
+  }
+  CVM_TRY(check.plain_text(ConfigField::kSnpVcpuModel, 0, platform.snp_vcpu_model));
+  if (!platform.snp_id_block.empty() && platform.snp_id_block.size() != kSnpIdBlockBytes) {
+    return check.fail(ConfigField::kSnpIdBlock, 0, "is {} bytes, expected {}",
+                      platform.snp_id_block.size(), kSnpIdBlockBytes);
+  }
+  if (!platform.snp_id_auth.empty() && platform.snp_id_auth.size() != kSnpIdAuthBytes) {
+    return check.fail(ConfigField::kSnpIdAuth, 0, "is {} bytes, expected {}",
+                      platform.snp_id_auth.size(), kSnpIdAuthBytes);
+  }
+  if (platform.snp_id_block.empty() != platform.snp_id_auth.empty()) {
+    return check.fail(platform.snp_id_block.empty() ? ConfigField::kSnpIdAuth
+                                                    : ConfigField::kSnpIdBlock,
+                      0, "needs {}",
+                      check.name(platform.snp_id_block.empty() ? ConfigField::kSnpIdBlock
+                                                               : ConfigField::kSnpIdAuth));
+  }
+  if (platform.snp_author_key_enabled && platform.snp_id_auth.empty()) {
+    return check.fail(ConfigField::kSnpAuthorKey, 0, "needs {}",
+                      check.name(ConfigField::kSnpIdAuth));
+  }
+  return ok();
+}
+
 Result<void> check_platform(const VmConfig& config, const Checker& check) {
   const PlatformConfig& platform = config.platform;
   const bool snp = platform.tee == TeeKind::kSevSnp;
@@ -203,6 +242,7 @@ Result<void> check_platform(const VmConfig& config, const Checker& check) {
   if (!platform.quote_socket.empty() && !tdx) {
     return check.fail(ConfigField::kQuoteSocket, 0, "needs {}", tdx_name);
   }
+  CVM_TRY(check_snp_launch_fields(platform, check));
   // A TD starts at the reset vector in 32-bit mode; only TDVF/td-shim can boot it.
   if (tdx && !config.payload.firmware) {
     return check.fail(ConfigField::kTdx, 0, "needs {} (TDVF or td-shim)",

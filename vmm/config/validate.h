@@ -27,6 +27,8 @@ inline constexpr uint64_t kMaxVsockCid = 0xFFFFFFFE;  // 32-bit CIDs; 0xFFFFFFFF
 inline constexpr std::size_t kMaxUnixSocketPathBytes = 107;  // sizeof(sun_path) - 1
 inline constexpr std::size_t kHostDataBytes = 32;     // SNP HOST_DATA (SNP ABI, LAUNCH_FINISH)
 inline constexpr std::size_t kMrConfigIdBytes = 48;   // TDX MRCONFIGID (SHA-384 sized)
+inline constexpr std::size_t kSnpIdBlockBytes = 96;   // SNP ID block (SNP ABI §8.18 ID_BLOCK)
+inline constexpr std::size_t kSnpIdAuthBytes = 4096;  // SNP ID authentication information
 // SNP guest policy: bit 17 is reserved and must be one; bits 63:26 are reserved, zero
 // (tee-kvm-reference §3.3).
 inline constexpr uint64_t kSnpPolicyMustBeOne = uint64_t{1} << 17;
@@ -56,6 +58,11 @@ enum class ConfigField {
   kMrOwner,
   kMrOwnerConfig,
   kQuoteSocket,
+  kSnpVcpuModel,
+  kSnpVmsaFeatures,
+  kSnpIdBlock,
+  kSnpIdAuth,
+  kSnpAuthorKey,
 };
 
 /// Spells a field for an error message; `index` is the disk index for indexed fields.

@@ -72,9 +72,9 @@ struct PlatformConfig {
   std::vector<uint8_t> mrowner;      // TDX MROWNER (48 bytes)
   std::vector<uint8_t> mrownerconfig;  // TDX MROWNERCONFIG (48 bytes)
   std::string quote_socket;          // TDX: Unix socket of the quote generation service (QGS)
-  // SEV-SNP launch inputs beyond policy and HOST_DATA (vmm/snp; not parsed from the CLI or
-  // JSON yet). The vCPU model's CPUID signature goes into RDX of every VMSA and so into the
-  // measurement (cvmm-measure snp --vcpu-type); empty means "EPYC-v4".
+  // SEV-SNP launch inputs beyond policy and HOST_DATA (vmm/snp; --platform snp_* keys and
+  // JSON platform.snp_*). The vCPU model's CPUID signature goes into RDX of every VMSA and so
+  // into the measurement (cvmm-measure snp --vcpu-type); empty means "EPYC-v4".
   std::string snp_vcpu_model;
   /// KVM_SEV_INIT2 vmsa_features (VMSA SEV_FEATURES without SNPActive, which KVM adds), e.g.
   /// 0x20 DebugSwap. Measured (cvmm-measure --guest-features = this | 1). Unset: 0.

@@ -11,7 +11,10 @@
 namespace cvm::vmm::snp {
 
 SevCallOutcome issue_sev_command(const kvm::Vm& vm, int sev_fd, uint32_t id, void* data) {
-  kvm_sev_cmd command{};
+  // The 6.1 struct has an implicit pad after `id`; memset so it is zero as well (aggregate
+  // initialisation does not promise to clear padding).
+  kvm_sev_cmd command;
+  std::memset(&command, 0, sizeof(command));
   command.id = id;
   command.data = reinterpret_cast<uint64_t>(data);
   command.error = kSevRetNoFirmwareCall;

@@ -376,7 +376,11 @@ void VsockMuxer::handle_established_packet(Connection& conn, const VsockHeader& 
     conn.set_state(Connection::State::kEstablished);
     conn.deadline.reset();
     conn.set_reply_line(connect_ok_line(conn.key().local_port));
+    const uint64_t id = conn.id();
     flush_and_progress(conn);
+    if (find(id) != nullptr) {
+      mark_ready(conn);  // bytes after the CONNECT line, or data the client sent meanwhile
+    }
     return;
   }
   if (awaiting) {
@@ -427,6 +431,10 @@ void VsockMuxer::flush_and_progress(Connection& conn) {
     reset_connection(conn);
     return;
   }
+  if (conn.should_send_credit_update() && !conn.credit_update_queued) {
+    conn.credit_update_queued = true;
+    queue_control(conn.key(), Op::kCreditUpdate);
+  }
   if (!conn.to_host_empty()) {
     return;
   }
@@ -437,10 +445,6 @@ void VsockMuxer::flush_and_progress(Connection& conn) {
   if ((conn.guest_shutdown & kShutdownSend) != 0 && !conn.host_write_shut) {
     ::shutdown(conn.fd(), SHUT_WR);  // the client reads EOF
     conn.host_write_shut = true;
-  }
-  if (conn.should_send_credit_update() && !conn.credit_update_queued) {
-    conn.credit_update_queued = true;
-    queue_control(conn.key(), Op::kCreditUpdate);
   }
 }
 

@@ -130,6 +130,31 @@ TEST(CliTest, SevSnpPlatform) {
   EXPECT_EQ(off->platform.tee, TeeKind::kNone);
 }
 
+TEST(CliTest, SevSnpLaunchFields) {
+  std::string id_block(192, '0');
+  id_block.replace(180, 2, "03");  // POLICY byte 2 of the 96-byte block
+  auto config = from_cli({"--firmware", "/ovmf.fd", "--platform",
+                          "sev_snp=on,snp_vcpu_model=EPYC-Milan,snp_vmsa_features=0x20,"
+                          "snp_id_block=" + id_block + ",snp_id_auth=" + std::string(8192, 'e') +
+                              ",snp_author_key=on"});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->platform.snp_vcpu_model, "EPYC-Milan");
+  EXPECT_EQ(config->platform.snp_vmsa_features, 0x20u);
+  ASSERT_EQ(config->platform.snp_id_block.size(), 96u);
+  EXPECT_EQ(config->platform.snp_id_block[90], 0x03);
+  EXPECT_EQ(config->platform.snp_id_auth, std::vector<uint8_t>(4096, 0xee));
+  EXPECT_TRUE(config->platform.snp_author_key_enabled);
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "tdx=on,snp_vcpu_model=EPYC"})),
+            "--platform snp_vcpu_model: needs --platform sev_snp=on");
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform",
+                               "sev_snp=on,snp_id_block=" + std::string(192, '0')})),
+            "--platform snp_id_block: needs --platform snp_id_auth");
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "sev_snp=on,snp_author_key=on"})),
+            "--platform snp_author_key: needs --platform snp_id_auth");
+  EXPECT_NE(error_of(from_cli({"--firmware", "/f", "--platform", "sev_snp=on,snp_id_block=00"})),
+            "<ok>");
+}
+
 TEST(CliTest, ConfigFlagStandsAlone) {
   const std::vector<std::string_view> args = {"--config", "/etc/vm.json"};
   auto run = parse_run_args(args);

@@ -72,11 +72,19 @@ TEST(JsonTest, ModelRoundTripsThroughJson) {
   tdx.platform.mrowner.assign(48, 0x01);
   tdx.platform.mrownerconfig.assign(48, 0x02);
   tdx.platform.quote_socket = "/run/qgs.sock";
+  VmConfig snp;
+  snp.payload = {"", std::nullopt, "", "/ovmf.fd"};
+  snp.platform.tee = TeeKind::kSevSnp;
+  snp.platform.snp_vcpu_model = "EPYC-Genoa";
+  snp.platform.snp_vmsa_features = 0x20;
+  snp.platform.snp_id_block.assign(96, 0x11);
+  snp.platform.snp_id_auth.assign(4096, 0x22);
+  snp.platform.snp_author_key_enabled = true;
   VmConfig plain;
   plain.payload.kernel = "/k";
   plain.vsock = VsockConfig{kMaxVsockCid, "/s"};
   plain.disks = {{"/x", false, std::string(20, 'i')}};
-  for (const VmConfig& config : {tdx, plain}) {
+  for (const VmConfig& config : {tdx, snp, plain}) {
     ASSERT_EQ(error_of(validate_config(config, json_field_name)), "<ok>");
     auto back = from_json(config_to_json(config));
     ASSERT_TRUE(back) << back.error().message();

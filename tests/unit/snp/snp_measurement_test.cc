@@ -4,6 +4,8 @@
 // folded with firmware/snp's PAGE_INFO chain, equal cvmm-measure's digest for the same
 // configuration. cvmm-measure is run as a program (its real command line, input files written
 // here) and, for every configuration, its builder is also called directly.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -28,12 +30,32 @@ namespace fw = firmware::snp;
 constexpr const char* kDebianOneVcpu =
     "11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3";
 
-std::string write_temp(const std::string& name, const std::vector<std::byte>& bytes) {
-  const std::string path = ::testing::TempDir() + "snp_measure_" + name;
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
+// Writes `bytes` to a per-process temporary file and deletes every such file at exit of the
+// test's scope.
+class TempFiles {
+ public:
+  TempFiles() = default;
+  TempFiles(const TempFiles&) = delete;
+  TempFiles& operator=(const TempFiles&) = delete;
+  ~TempFiles() {
+    for (const std::string& path : paths_) {
+      std::remove(path.c_str());
+    }
+  }
+  std::string write(const std::string& name, const std::vector<std::byte>& bytes) {
+    // ctest runs each test as its own process, in parallel: the pid keeps their files apart.
+    const std::string path =
+        fmt::format("{}snp_measure_{}_{}", ::testing::TempDir(), ::getpid(), name);
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    paths_.push_back(path);
+    return path;
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
 
 // Runs cvmm-measure and returns its stdout's first line.
 std::string run_measure(const std::string& args) {
@@ -104,27 +126,33 @@ struct Combination {
   const char* cmdline;
 };
 
+void PrintTo(const Combination& c, std::ostream* out) {
+  *out << c.vcpus << " vCPUs, kernel " << c.kernel << ", initrd " << c.initrd << ", cmdline '"
+       << c.cmdline << "'";
+}
+
 class SnpMeasurementCombinationTest : public ::testing::TestWithParam<Combination> {};
 
 TEST_P(SnpMeasurementCombinationTest, BackendDigestEqualsCvmmMeasure) {
   const Combination c = GetParam();
+  TempFiles files;
   const auto ovmf = firmware::testing::build_synthetic_ovmf();
   LaunchConfig config;
   config.firmware = make_blob(ovmf);
   config.vcpus = c.vcpus;
   std::string args = fmt::format("--firmware {} --vcpus {} --vcpu-type EPYC-v4 --vmm-type cvmm",
-                                 write_temp("ovmf.fd", ovmf), c.vcpus);
+                                 files.write("ovmf.fd", ovmf), c.vcpus);
   if (c.kernel) {
     const auto kernel = firmware::testing::synthetic_kernel();
     config.kernel = make_blob(kernel);
-    args += " --kernel " + write_temp("kernel", kernel);
+    args += " --kernel " + files.write("kernel", kernel);
     config.cmdline = c.cmdline;
     args += fmt::format(" --append '{}'", c.cmdline);
   }
   if (c.initrd) {
     const auto initrd = firmware::testing::synthetic_initrd();
     config.initrd = make_blob(initrd);
-    args += " --initrd " + write_temp("initrd", initrd);
+    args += " --initrd " + files.write("initrd", initrd);
   }
   const std::string expected = run_measure(args);
   ASSERT_EQ(expected.size(), 96u) << expected;
@@ -148,11 +176,12 @@ TEST(SnpMeasurementTest, VmsaFeaturesReachTheDigest) {
   LaunchConfig config;
   config.firmware = make_blob(firmware::testing::build_synthetic_ovmf());
   config.platform.snp_vmsa_features = 0x20;  // DebugSwap
+  TempFiles files;
   const std::string with = backend_digest(config);
   EXPECT_EQ(with, builder_digest(config));
   const std::string measured = run_measure(fmt::format(
       "--firmware {} --vcpus 1 --vcpu-type EPYC-v4 --vmm-type cvmm --guest-features 0x21",
-      write_temp("ovmf_features.fd", *config.firmware)));
+      files.write("ovmf_features.fd", *config.firmware)));
   EXPECT_EQ(with, measured);
   config.platform.snp_vmsa_features.reset();
   EXPECT_NE(backend_digest(config), with);
@@ -162,9 +191,10 @@ TEST(SnpMeasurementTest, VcpuModelReachesTheDigest) {
   LaunchConfig config;
   config.firmware = make_blob(firmware::testing::build_synthetic_ovmf());
   config.platform.snp_vcpu_model = "EPYC-Milan";
+  TempFiles files;
   const std::string measured = run_measure(fmt::format(
       "--firmware {} --vcpus 1 --vcpu-type EPYC-Milan --vmm-type cvmm",
-      write_temp("ovmf_milan.fd", *config.firmware)));
+      files.write("ovmf_milan.fd", *config.firmware)));
   EXPECT_EQ(backend_digest(config), measured);
   config.platform.snp_vcpu_model = "EPYC-X";
   EXPECT_NE(backend_digest(config).find("build_launch_plan: unknown SNP vCPU model 'EPYC-X'"),

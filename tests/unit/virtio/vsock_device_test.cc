@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "devices/virtio/mmio_transport.h"
 #include "tests/unit/virtio/vsock_fixture.h"
 
 namespace cvm::devices::virtio::vsock {
@@ -194,6 +195,66 @@ TEST_F(VsockDeviceTest, GuestConnectToMissingPathPortGetsRst) {
   ASSERT_TRUE(run_until([&] { return stack->conns()[Key(5001, 4051)].reset; }));
   EXPECT_FALSE(stack->conns()[Key(5001, 4051)].established);
   EXPECT_EQ(device->connection_count(), 0u);
+}
+
+class CountingLine final : public InterruptLine {
+ public:
+  void trigger() override { ++triggers; }
+  void set_level(bool /*asserted*/) override {}
+  std::atomic<int> triggers{0};
+};
+
+// The machine's view: VsockDevice behind virtio-mmio, configured through registers only.
+TEST_F(VsockDeviceTest, WorksBehindTheMmioTransport) {
+  auto created = VsockDevice::create(0x87654321, path_);
+  ASSERT_TRUE(created.has_value());
+  device = std::move(*created);
+  driver = std::make_unique<VsockGuestDriver>(*device, VsockGuestDriver::Config{.cid = 0x87654321});
+  CountingLine line;
+  MmioTransport mmio(*device, driver->memory(), line, {}, {});
+  auto rd = [&](uint64_t offset) {
+    std::array<std::byte, 4> raw{};
+    mmio.read(offset, raw);
+    return load_le<uint32_t>(raw);
+  };
+  auto wr = [&](uint64_t offset, uint32_t value) {
+    std::array<std::byte, 4> raw{};
+    store_le<uint32_t>(raw, value);
+    mmio.write(offset, raw);
+  };
+  EXPECT_EQ(rd(mmio_reg::kDeviceId), 19u);
+  EXPECT_EQ(rd(mmio_reg::kConfig), 0x87654321u);
+  EXPECT_EQ(rd(mmio_reg::kConfig + 4), 0u);
+  wr(mmio_reg::kDeviceFeaturesSel, 0);
+  EXPECT_EQ(rd(mmio_reg::kDeviceFeatures) & 0xffffffu, 1u);  // VIRTIO_VSOCK_F_STREAM only
+  const uint32_t features_ok = status::kAcknowledge | status::kDriver | status::kFeaturesOk;
+  wr(mmio_reg::kStatus, status::kAcknowledge | status::kDriver);
+  wr(mmio_reg::kDriverFeaturesSel, 0);
+  wr(mmio_reg::kDriverFeatures, 1u | (1u << feature::kEventIdx));
+  wr(mmio_reg::kDriverFeaturesSel, 1);
+  wr(mmio_reg::kDriverFeatures, 1);  // VERSION_1
+  wr(mmio_reg::kStatus, features_ok);
+  const auto layouts = driver->layouts();
+  for (uint32_t q = 0; q < 3; ++q) {
+    wr(mmio_reg::kQueueSel, q);
+    wr(mmio_reg::kQueueNum, layouts[q].size);
+    wr(mmio_reg::kQueueDescLow, static_cast<uint32_t>(layouts[q].desc_table));
+    wr(mmio_reg::kQueueDriverLow, static_cast<uint32_t>(layouts[q].avail_ring));
+    wr(mmio_reg::kQueueDeviceLow, static_cast<uint32_t>(layouts[q].used_ring));
+    wr(mmio_reg::kQueueReady, 1);
+  }
+  wr(mmio_reg::kStatus, features_ok | status::kDriverOk);
+  ASSERT_EQ(rd(mmio_reg::kStatus), features_ok | status::kDriverOk);
+  driver->post_all_rx();
+  stack = std::make_unique<GuestVsockStack>(*driver);
+  stack->listen(1024);
+  HostEnd client = handshake(1024);
+  EXPECT_EQ(client.input_text(), "OK 1073741824\n");
+  EXPECT_GT(line.triggers.load(), 0);  // used-buffer interrupts reach the line
+  wr(mmio_reg::kStatus, 0);  // driver reset: the device drops the connection
+  ASSERT_TRUE(run_until([&] { client.pump_in(); return client.eof; }));
+  EXPECT_EQ(device->connection_count(), 0u);
+  device.reset();  // stop the event loop before the transport (its VirtioInterrupt) goes
 }
 
 }  // namespace

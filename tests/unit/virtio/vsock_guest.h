@@ -105,6 +105,19 @@ class VsockGuestDriver {
         tx_(memory_, config.queue_size, 0x10000, tx_data_),
         event_(memory_, config.queue_size, 0x20000, 0x80000) {}
 
+  /// Ring layouts of rx, tx and event, for a test that programs a transport instead.
+  std::array<QueueLayout, 3> layouts() const {
+    return {rx_.layout(), tx_.layout(), event_.layout()};
+  }
+  GuestMemoryView& memory() { return memory_; }
+  /// Posts every rx buffer (after activation through a transport).
+  void post_all_rx() {
+    for (uint16_t i = 0; i < rx_chains(); ++i) {
+      post_rx(i);
+    }
+    device_.process_queue(vsock::kRxQueue);
+  }
+
   /// Creates the queues, activates the device and posts every rx buffer.
   Result<void> activate() {
     std::vector<std::optional<SplitVirtqueue>> queues;
@@ -114,11 +127,7 @@ class VsockGuestDriver {
       queues.emplace_back(std::move(q));
     }
     CVM_TRY(device_.activate(memory_, interrupt_, 0, std::move(queues)));
-    const uint16_t chains = rx_chains();
-    for (uint16_t i = 0; i < chains; ++i) {
-      post_rx(i);
-    }
-    device_.process_queue(vsock::kRxQueue);
+    post_all_rx();
     return ok();
   }
 
@@ -170,7 +179,7 @@ class VsockGuestDriver {
           scratch_.resize(std::max(scratch_.size(), payload));
           (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
                              std::span(scratch_).first(payload));
-        } else {
+        } else if (payload > 0) {
           p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
         }
       }
