@@ -15,6 +15,8 @@ packages=(
   linux-source-6.1 busybox-static flex bison bc libelf-dev cpio xz-utils python3
   # the e2e boot tests: ext4 root images (mkfs.ext4 -d, debugfs)
   e2fsprogs
+  # tests/guest: QEMU (TCG) runs the freestanding test guest as an independent virtio check
+  qemu-system-x86
 )
 
 missing=()

@@ -36,5 +36,8 @@ echo "== tests (ASan+UBSan: unit, kvm)"
 echo "== fuzz targets (fixed time each)"
 (cd build-fuzz && ctest -L fuzz --output-on-failure)
 
+echo "== tests (qemu: the test guest under QEMU TCG, independent of cvmm)"
+(cd build && ctest -L qemu --output-on-failure)
+
 echo "== tests (all labels)"
 cd build && ctest --output-on-failure -j"$jobs"
