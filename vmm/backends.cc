@@ -2,6 +2,7 @@
 #include "vmm/backends.h"
 
 #include "vmm/plain_backend.h"
+#include "vmm/snp/snp_backend.h"
 #include "vmm/tdx/tdx_backend.h"
 
 namespace cvm::vmm {
@@ -13,8 +14,7 @@ Result<std::unique_ptr<TeeBackend>> make_backend(const PlatformConfig& platform)
     case TeeKind::kTdx:
       return tdx::make_tdx_backend(platform);
     case TeeKind::kSevSnp:
-      return make_error(ErrorCode::kNotSupportedByHost,
-                        "--platform sev_snp=on: this build of cvmm has no SEV-SNP backend");
+      return snp::make_snp_backend(platform);
   }
   return make_error(ErrorCode::kInternal, "unknown TEE kind");
 }
@@ -23,6 +23,7 @@ std::vector<std::unique_ptr<TeeBackend>> all_backends() {
   std::vector<std::unique_ptr<TeeBackend>> backends;
   backends.push_back(make_plain_backend());
   backends.push_back(tdx::make_tdx_backend(PlatformConfig{}));
+  backends.push_back(snp::make_snp_backend(PlatformConfig{}));
   return backends;
 }
 

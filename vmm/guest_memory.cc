@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -261,6 +262,39 @@ uint64_t GuestMemory::size() const noexcept {
     total += region.size;
   }
   return total;
+}
+
+Result<void> GuestMemory::cover(const kvm::Vm& vm, std::span<const RamRange> ranges) {
+  constexpr uint64_t kPage = 4096;
+  std::vector<RamRange> missing;
+  for (const RamRange& range : ranges) {
+    if (range.size == 0 || contains(range.gpa, range.size)) {
+      continue;
+    }
+    const auto end = checked_add<uint64_t>(range.gpa, range.size);
+    const auto page_end = end ? checked_align_up<uint64_t>(*end, kPage) : std::nullopt;
+    if (!page_end) {
+      return make_error(ErrorCode::kInvalidArgument, "range at {:#x} of {:#x} bytes wraps",
+                        range.gpa, range.size);
+    }
+    const uint64_t start = range.gpa & ~(kPage - 1);
+    missing.push_back({start, *page_end - start});
+  }
+  std::sort(missing.begin(), missing.end(),
+            [](const RamRange& a, const RamRange& b) { return a.gpa < b.gpa; });
+  std::vector<RamRange> merged;
+  for (const RamRange& range : missing) {
+    if (!merged.empty() && range.gpa <= merged.back().gpa + merged.back().size) {
+      const uint64_t end = std::max(merged.back().gpa + merged.back().size, range.gpa + range.size);
+      merged.back().size = end - merged.back().gpa;
+    } else {
+      merged.push_back(range);
+    }
+  }
+  for (const RamRange& range : merged) {
+    CVM_TRY(add_region(vm, range));
+  }
+  return ok();
 }
 
 }  // namespace cvm::vmm

@@ -82,6 +82,11 @@ class GuestMemory final : public GuestMemoryView {
   /// Call before vCPUs run (the region list is not synchronised).
   [[nodiscard]] Result<void> add_region(const kvm::Vm& vm, const RamRange& range);
 
+  /// Adds regions so that every range in `ranges` is backed: the parts not yet inside a
+  /// region, widened to 4 KiB pages and merged where adjacent or overlapping, become new
+  /// regions (e.g. the firmware volume a launch plan writes below 4 GiB). Errors: add_region().
+  [[nodiscard]] Result<void> cover(const kvm::Vm& vm, std::span<const RamRange> ranges);
+
   [[nodiscard]] Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
   [[nodiscard]] Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
   [[nodiscard]] bool contains(uint64_t gpa, uint64_t length) const override;

@@ -338,33 +338,13 @@ Result<TeeLaunchInputs> tee_inputs(const VmConfig& config) {
   return inputs;
 }
 
-/// Page-aligned guest-physical ranges the plan writes outside RAM (the firmware volume below
-/// 4 GiB), merged where adjacent or overlapping, so the machine can back them with private
-/// memory before launch.
-std::vector<RamRange> plan_ranges_outside(const firmware::LaunchPlan& plan,
-                                          const GuestMemory& memory) {
-  constexpr uint64_t kPage = 4096;
-  std::vector<RamRange> outside;
+/// The guest-physical ranges the plan writes, for GuestMemory::cover().
+std::vector<RamRange> plan_ranges(const firmware::LaunchPlan& plan) {
+  std::vector<RamRange> ranges;
   for (const firmware::PlanRange& range : plan.ranges) {
-    if (range.size == 0 || memory.contains(range.gpa, range.size)) {
-      continue;
-    }
-    const uint64_t start = range.gpa & ~(kPage - 1);
-    const uint64_t end = (range.gpa + range.size + kPage - 1) & ~(kPage - 1);
-    outside.push_back({start, end - start});
+    ranges.push_back({range.gpa, range.size});
   }
-  std::sort(outside.begin(), outside.end(),
-            [](const RamRange& a, const RamRange& b) { return a.gpa < b.gpa; });
-  std::vector<RamRange> merged;
-  for (const RamRange& range : outside) {
-    if (!merged.empty() && range.gpa <= merged.back().gpa + merged.back().size) {
-      const uint64_t end = std::max(merged.back().gpa + merged.back().size, range.gpa + range.size);
-      merged.back().size = end - merged.back().gpa;
-    } else {
-      merged.push_back(range);
-    }
-  }
-  return merged;
+  return ranges;
 }
 
 }  // namespace
@@ -395,9 +375,8 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
     backing = RamBacking::kPrivate;
   }
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ram_ranges(layout), backing));
-  for (const RamRange& range : plan_ranges_outside(plan, *memory)) {
-    CVM_TRY(memory->add_region(vm, range));
-  }
+  // The firmware volume lies outside RAM (below 4 GiB) and still needs (private) memory.
+  CVM_TRY(memory->cover(vm, plan_ranges(plan)));
   std::unique_ptr<Machine> machine(
       new Machine(std::move(system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(backend);

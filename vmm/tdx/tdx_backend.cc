@@ -34,30 +34,6 @@ Result<std::array<std::byte, 48>> measurement_field(const std::vector<uint8_t>& 
   return out;
 }
 
-/// Page ranges of `regions` that no existing region of `memory` covers, merged when adjacent.
-std::vector<RamRange> ranges_outside_memory(
-    const GuestMemory& memory, std::span<const firmware::tdx::TdxInitMemRegion> regions) {
-  std::vector<RamRange> missing;
-  for (const auto& region : regions) {
-    const uint64_t size = region.nr_pages * kPage;
-    if (!memory.contains(region.gpa, size)) {
-      missing.push_back({region.gpa, size});
-    }
-  }
-  std::sort(missing.begin(), missing.end(),
-            [](const RamRange& a, const RamRange& b) { return a.gpa < b.gpa; });
-  std::vector<RamRange> merged;
-  for (const RamRange& range : missing) {
-    if (!merged.empty() && merged.back().gpa + merged.back().size >= range.gpa) {
-      const uint64_t end = std::max(merged.back().gpa + merged.back().size, range.gpa + range.size);
-      merged.back().size = end - merged.back().gpa;
-    } else {
-      merged.push_back(range);
-    }
-  }
-  return merged;
-}
-
 class TdxBackend final : public TeeBackend {
  public:
   TdxBackend(PlatformConfig platform, TdxBackendOptions options)
@@ -170,9 +146,11 @@ Result<void> TdxBackend::launch(const kvm::Vm& vm, GuestMemory& memory, std::spa
   }
   const auto regions = firmware::tdx::lower_tdx_plan(plan);
   // The TDVF image lives outside RAM (below 4 GiB); it still needs private slots (§2.5 step 10).
-  for (const RamRange& range : ranges_outside_memory(memory, regions)) {
-    CVM_TRY(memory.add_region(vm, range));
+  std::vector<RamRange> written;
+  for (const auto& region : regions) {
+    written.push_back({region.gpa, region.nr_pages * kPage});
   }
+  CVM_TRY(memory.cover(vm, written));
   exits_.attach(vm, memory);
   for (std::size_t i = 0; i < regions.size(); ++i) {
     const auto& region = regions[i];

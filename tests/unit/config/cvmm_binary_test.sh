@@ -33,7 +33,7 @@ case $case_name in
     # that reason and the status is 1.
     "$cvmm" host-check >"$out" 2>"$err"
     status=$?
-    for tee in plain tdx; do
+    for tee in plain tdx sev-snp; do
       if ! grep -Eq "^$tee +(available|unavailable: .+)$" "$out"; then
         echo "host-check: no verdict line for $tee"; cat "$out" "$err"; exit 1
       fi

@@ -14,7 +14,9 @@
 #include <fmt/format.h>
 
 #include "firmware/snp/vmsa.h"
+#include "tests/unit/snp/snp_launch_harness.h"
 #include "vmm/snp/snp_vcpu_state.h"
+#include "vmm/x86_vcpu.h"
 
 namespace cvm::vmm::snp::testing {
 namespace {
@@ -168,6 +170,30 @@ long SnpKvmModel::kvm_ioctl(unsigned long request, std::uintptr_t arg) {
       return check_extension(static_cast<long>(arg));
     case KVM_GET_DEVICE_ATTR:
       return device_attr(arg);
+    case KVM_GET_SUPPORTED_CPUID: {
+      // The machine's generic vCPU set-up asks for the host's table (what sample_vcpu_cpuid()
+      // stands for); the CPUID page is then built from what it programs into vCPU 0.
+      auto* header = reinterpret_cast<kvm_cpuid2*>(arg);
+      const auto table = to_kvm_cpuid(sample_vcpu_cpuid());
+      if (header->nent < table.size()) {
+        header->nent = static_cast<uint32_t>(table.size());
+        return -E2BIG;
+      }
+      header->nent = static_cast<uint32_t>(table.size());
+      std::copy(table.begin(), table.end(), header->entries);
+      return 0;
+    }
+    case KVM_GET_MSR_INDEX_LIST: {
+      auto* list = reinterpret_cast<kvm_msr_list*>(arg);
+      constexpr uint32_t kMsrs[] = {0x174, 0x175, 0x176, kMsrIa32Pat};  // SYSENTER_*, PAT
+      if (list->nmsrs < std::size(kMsrs)) {
+        list->nmsrs = std::size(kMsrs);
+        return -E2BIG;
+      }
+      list->nmsrs = std::size(kMsrs);
+      std::copy(std::begin(kMsrs), std::end(kMsrs), list->indices);
+      return 0;
+    }
     case KVM_CREATE_VM:
       if (arg != KVM_X86_SNP_VM || vm_created_) {
         return violation(fmt::format("KVM_CREATE_VM({}): the model is one SNP VM", arg));
@@ -206,6 +232,10 @@ long SnpKvmModel::vm_ioctl(unsigned long request, std::uintptr_t arg) {
       return create_vcpu(arg);
     case KVM_MEMORY_ENCRYPT_OP:
       return sev_command(arg);
+    case KVM_SET_GSI_ROUTING:
+    case KVM_IRQFD:
+    case KVM_IOEVENTFD:
+      return 0;  // interrupt and notification plumbing of the split irqchip and virtio
     default:
       return violation(fmt::format("unexpected VM ioctl {:#x}", request));
   }
@@ -288,6 +318,9 @@ long SnpKvmModel::vcpu_ioctl(uint32_t id, unsigned long request, std::uintptr_t 
       return 0;
     case KVM_GET_TSC_KHZ:
       return 2'000'000;
+    case KVM_GET_LAPIC:
+      write_user(arg, kvm_lapic_state{});
+      return 0;
     case KVM_GET_CPUID2: {
       auto* header = reinterpret_cast<kvm_cpuid2*>(arg);
       if (header->nent < vcpu.cpuid.size()) {
