@@ -228,6 +228,9 @@ Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
   if (region == nullptr) {
     return guest_range_error(gpa, out.size());
   }
+  if (out.empty()) {
+    return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
+  }
   // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
   std::memcpy(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
   return ok();
@@ -237,6 +240,9 @@ Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
   const Region* region = find(gpa, data.size());
   if (region == nullptr) {
     return guest_range_error(gpa, data.size());
+  }
+  if (data.empty()) {
+    return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
   }
   // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
   std::memcpy(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
