@@ -124,9 +124,14 @@ start:
         movw    $0xb004, %dx            // PM1a_CNT: SLP_TYP 0 (S5 on PIIX4) | SLP_EN
         movw    $0x2000, %ax
         outw    %ax, %dx
-        movl    $0x100000, %ecx
-6:      decl    %ecx
-        jnz     6b
+        movw    $0xb008, %dx            // give the VMM one second (PM timer) to act:
+        inl     %dx, %eax               // QEMU handles the request asynchronously
+        movl    %eax, %ebx
+6:      inl     %dx, %eax
+        subl    %ebx, %eax
+        andl    $0xffffff, %eax
+        cmpl    $3579545, %eax
+        jb      6b
         movw    $msg_reset, %si
         call    puts
         movw    $0xcf9, %dx             // PIIX3 reset control: RCPU | SRST
