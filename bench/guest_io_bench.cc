@@ -310,6 +310,13 @@ int main(int argc, char** argv) {
   namespace tg = cvm::test::guest;
   using namespace cvm::bench;
   Options o;
+  if (tg::emulating_kvm_host()) {
+    // Nested kvm_pvm emulates most guest instructions (nested-kvm-notes.md): smaller defaults.
+    o.blk.bytes = 16ull << 20;
+    o.blk.ops = 1000;
+    o.vsock.bytes = 16ull << 20;
+    o.vsock.rounds = 500;
+  }
   if (!parse_options(argc, argv, o)) {
     return 2;
   }
