@@ -55,6 +55,8 @@ class Machine final {
 
   /// The platform devices (tests drive port I/O through them).
   MachineDevices& devices() noexcept { return *devices_; }
+  /// Guest RAM as devices reach it (tests check what device DMA wrote).
+  GuestMemory& memory() noexcept { return *memory_; }
 
  private:
   Machine(kvm::System system, std::unique_ptr<GuestMemory> memory, kvm::Vm vm) noexcept
