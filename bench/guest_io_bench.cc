@@ -126,10 +126,16 @@ Result<void> run_vsock(const Vmm& vmm, const Options& o, Figures& figures) {
                        tg::ChildProcess::spawn(
                            vmm.argv(gb::vsock_bench_args(o.vsock, kVsockPort), "", dir),
                            dir.path() / "vmm.txt"));
-  CVM_ASSIGN_OR_RETURN(UniqueFd connection,
-                       tg::accept_connection(listener, std::chrono::seconds(60)));
-  auto times = gb::vsock_bench_host(connection.get(), o.vsock, kRunTimeout);
-  connection.reset();
+  auto connection = tg::accept_connection(listener, std::chrono::seconds(60));
+  if (!connection) {
+    // The guest gives up after vsock.timeout (120 s) and reports why.
+    auto report = finish(child, vmm, dir);
+    return make_error(ErrorCode::kGuest, "{}: the guest did not connect to port {}: {}",
+                      vmm.name, kVsockPort,
+                      report ? report->full_output : report.error().message());
+  }
+  auto times = gb::vsock_bench_host(connection->get(), o.vsock, kRunTimeout);
+  connection->reset();
   CVM_ASSIGN_OR_RETURN(const tg::GuestReport report, finish(child, vmm, dir));
   CVM_TRY(times);
   if (!report.has_line("vsock-bench ok")) {
@@ -305,6 +311,10 @@ int main(int argc, char** argv) {
   using namespace cvm::bench;
   Options o;
   if (!parse_options(argc, argv, o)) {
+    return 2;
+  }
+  if (auto valid = cvm::test::guest::bench::validate(o.blk); !valid) {
+    fmt::print(stderr, "guest_io_bench: {}\n", valid.error().message());
     return 2;
   }
   const double tsc_hz = measure_tsc_hz();

@@ -91,6 +91,22 @@ Result<uint64_t> phase_tsc(const GuestReport& report, std::string_view phase,
 
 }  // namespace
 
+Result<void> validate(const BlkBenchParams& p) {
+  if (p.chunk == 0 || p.chunk % kBlock != 0 || kWindow % p.chunk != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "blk chunk {} is not a multiple of 4 KiB dividing 1 MiB", p.chunk);
+  }
+  if (p.bytes == 0 || p.bytes % p.chunk != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "blk size {} is not a multiple of the chunk",
+                      p.bytes);
+  }
+  if (p.qd == 0 || p.qd > 16 || p.ops == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "blk qd {} (1..16) or ops {} out of range",
+                      p.qd, p.ops);
+  }
+  return ok();
+}
+
 std::string blk_bench_args(const BlkBenchParams& p) {
   return fmt::format(
       "cvmmtest=blk-bench bench.bytes={} bench.chunk={} bench.qd={} bench.ops={} bench.seed={}",
