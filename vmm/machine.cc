@@ -285,9 +285,16 @@ Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& c
 }
 
 Result<void> Machine::finish_devices(
-    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
-  CVM_ASSIGN_OR_RETURN(devices_,
-                       MachineDevices::create(vm_, config.serial, *memory_, std::move(virtio)));
+    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+    FwCfgPayload payload) {
+  std::optional<devices::fw_cfg::FwCfgStore> fw_cfg;
+  if (config.payload.firmware) {  // firmware learns the platform through fw_cfg
+    CVM_ASSIGN_OR_RETURN(const FwCfgMachineSpec spec,
+                         fw_cfg_machine_spec(config, virtio.size(), std::move(payload)));
+    CVM_ASSIGN_OR_RETURN(fw_cfg, build_machine_fw_cfg(spec));
+  }
+  CVM_ASSIGN_OR_RETURN(devices_, MachineDevices::create(vm_, config.serial, *memory_,
+                                                        std::move(virtio), std::move(fw_cfg)));
   if (config.payload.firmware) {
     CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
                          x86::compute_memory_layout(config.memory.size_bytes));
@@ -452,7 +459,7 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->create_tee_vcpus(config, plan));
   CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  CVM_TRY(machine->finish_devices(config, std::move(virtio), {inputs.kernel, inputs.initrd}));
   return machine;
 }
 

@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "vmm/config/vm_config.h"
+#include "vmm/fw_cfg_items.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/system.h"
 #include "vmm/machine_devices.h"
@@ -53,8 +54,10 @@ class Machine final {
   /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
   [[nodiscard]] Result<int> run();
 
-  /// The platform devices, for tests that dispatch port and MMIO accesses as vCPU exits would.
+  /// The platform devices (tests drive port I/O through them).
   MachineDevices& devices() noexcept { return *devices_; }
+  /// Guest RAM as devices reach it (tests check what device DMA wrote).
+  GuestMemory& memory() noexcept { return *memory_; }
 
  private:
   Machine(kvm::System system, std::unique_ptr<GuestMemory> memory, kvm::Vm vm) noexcept
@@ -93,8 +96,11 @@ class Machine final {
       std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
   [[nodiscard]] Result<void> create_tee_vcpus(const VmConfig& config,
                                               const firmware::LaunchPlan& plan);
+  /// Builds the devices; with --firmware also the fw_cfg items (vmm/fw_cfg_items.h), from
+  /// `payload` where the launch already read the kernel and initrd.
   [[nodiscard]] Result<void> finish_devices(
-      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+      FwCfgPayload payload = {});
 
   std::unique_ptr<TeeBackend> backend_;  // outlives everything that may call into it
   kvm::System system_;

@@ -50,6 +50,21 @@ struct AcpiTables {
   uint64_t rsdp_gpa = 0;  // pass as boot_params.acpi_rsdp_addr / hvm_start_info.rsdp_paddr
 };
 
+/// XSDT, FADT, MADT and DSDT laid out back to back (XSDT first, each 16-byte aligned,
+/// checksums set) as if the first byte were at guest address `base`: every pointer between
+/// them (XSDT entries, FADT DSDT/X_DSDT) holds `base` + the target's offset. With base 0 the
+/// pointers are offsets into `bytes`, which is what the fw_cfg table-loader relocates.
+struct AcpiTableSet {
+  std::vector<std::byte> bytes{};
+  std::size_t xsdt_offset = 0;
+  std::size_t fadt_offset = 0;
+  std::size_t madt_offset = 0;
+  std::size_t dsdt_offset = 0;
+  std::size_t xsdt_entries = 0;  // u64 entries after the XSDT header: FADT, MADT
+};
+/// Errors: as build_acpi_tables, except the size limit (callers check their own).
+[[nodiscard]] Result<AcpiTableSet> build_acpi_table_set(const AcpiSpec& spec, uint64_t base);
+
 /// Builds RSDP, XSDT, FADT, MADT and DSDT (each table 16-byte aligned, checksums set).
 /// Errors: kInvalidArgument if vcpu_count is 0 or above 255, a virtio device window is not
 /// below 4 GiB (Memory32Fixed) or its IRQ is not an IOAPIC pin, an override names a
