@@ -25,6 +25,10 @@ struct BlkBenchParams {
   uint32_t seed = 1;
 };
 
+/// The limits blk-bench enforces in the guest (src/blk_bench.c): chunk a multiple of 4 KiB that
+/// divides 1 MiB, bytes a non-zero multiple of chunk, qd 1..16, ops non-zero.
+Result<void> validate(const BlkBenchParams& params);
+
 /// "cvmmtest=blk-bench bench.bytes=... bench.chunk=... bench.qd=... bench.ops=... bench.seed=...".
 std::string blk_bench_args(const BlkBenchParams& params);
 

@@ -150,6 +150,14 @@ TEST(VsockBenchPeerTest, HostPeerAndHostEndAgreeOnASocketPair) {
   EXPECT_EQ(times->rtt_us.size(), 100u);
 }
 
+TEST(BlkBenchExpectationTest, ValidateAcceptsWhatTheGuestAcceptsOnly) {
+  EXPECT_TRUE(bench::validate({.bytes = 1 << 20, .chunk = 4096, .qd = 16, .ops = 1}));
+  EXPECT_FALSE(bench::validate({.bytes = 1 << 20, .chunk = 12288, .qd = 1, .ops = 1}));
+  EXPECT_FALSE(bench::validate({.bytes = (1 << 20) + 4096, .chunk = 8192, .qd = 1, .ops = 1}));
+  EXPECT_FALSE(bench::validate({.bytes = 1 << 20, .chunk = 4096, .qd = 17, .ops = 1}));
+  EXPECT_FALSE(bench::validate({.bytes = 1 << 20, .chunk = 2 << 20, .qd = 1, .ops = 1}));
+}
+
 TEST(BlkBenchExpectationTest, RandomBlocksAreDeterministicAndInRange) {
   const auto first = bench::bench_random_blocks(7, 256, 1000);
   EXPECT_EQ(first, bench::bench_random_blocks(7, 256, 1000));

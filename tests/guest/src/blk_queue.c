@@ -41,8 +41,8 @@ static void complete(struct blk_queue* q, struct blk_queue_slot* slot, uint32_t 
   q->in_flight--;
 }
 
-/// Takes every completion available; with `wait`, polls until there is at least one.
-static bool reap(struct blk_queue* q, bool wait) {
+/// Polls until at least one request completed, then takes every completion available.
+static bool reap(struct blk_queue* q) {
   const uint64_t deadline = deadline_after_ms(kWaitTimeoutMs);
   unsigned taken = 0;
   for (;;) {
@@ -59,7 +59,7 @@ static bool reap(struct blk_queue* q, bool wait) {
       ++taken;
       continue;
     }
-    if (taken > 0 || !wait) {
+    if (taken > 0) {
       break;
     }
     if (deadline_passed(deadline)) {
@@ -88,7 +88,7 @@ bool blk_queue_submit(struct blk_queue* q, uint32_t type, uint64_t sector, void*
   }
   if (q->in_flight == q->depth) {
     kick(q);
-    if (!reap(q, true)) {
+    if (!reap(q)) {
       return false;
     }
   }
@@ -119,7 +119,7 @@ bool blk_queue_submit(struct blk_queue* q, uint32_t type, uint64_t sector, void*
 bool blk_queue_drain(struct blk_queue* q) {
   kick(q);
   while (q->in_flight > 0) {
-    if (!reap(q, true)) {
+    if (!reap(q)) {
       return false;
     }
   }
