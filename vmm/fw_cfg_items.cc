@@ -100,6 +100,7 @@ Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config, std::size_t
   CVM_ASSIGN_OR_RETURN(spec.layout, x86::compute_memory_layout(config.memory.size_bytes));
   spec.boot_vcpus = config.cpus.boot_vcpus;
   spec.acpi.vcpu_count = config.cpus.boot_vcpus;
+  spec.acpi.fw_cfg = true;
   for (std::size_t i = 0; i < virtio_count; ++i) {
     CVM_ASSIGN_OR_RETURN(const x86::VirtioMmioSlot slot,
                          x86::virtio_mmio_slot(static_cast<uint32_t>(i)));
