@@ -84,6 +84,10 @@ class MachineDevices final : public ExitDispatcher,
   // MsiSink (IOAPIC, on vCPU threads).
   void deliver(const devices::MsiMessage& message) override;
 
+  /// The port-I/O bus, for platform devices the machine adds for a firmware boot
+  /// (vmm/firmware_platform.h). Insert before the vCPUs run.
+  devices::Bus& pio_bus() noexcept { return pio_; }
+
   /// Marks written to the boot-timing port so far.
   std::vector<devices::debug::BootTimingMark> boot_marks() const {
     return boot_timing_->marks();
