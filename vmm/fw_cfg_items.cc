@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/fw_cfg_items.h"
 
+#include <filesystem>
 #include <limits>
+#include <system_error>
 
 #include "base/byte_reader.h"
 #include "base/file.h"
@@ -82,7 +84,7 @@ std::vector<std::byte> build_e820_fw_cfg_file(std::span<const x86::E820Entry> ma
 
 Result<fw::FwCfgStore> build_machine_fw_cfg(const FwCfgMachineSpec& spec) {
   fw::FwCfgStoreBuilder builder;
-  const auto e820 = x86::build_e820_map(spec.layout);
+  const auto e820 = x86::build_firmware_e820_map(spec.layout, spec.firmware);
   CVM_TRY(builder.add_file(kE820File, fw::FwCfgBytes(build_e820_fw_cfg_file(e820))));
   CVM_TRY(add_acpi(builder, spec.acpi));
   CVM_TRY(builder.add_item(fw::kKeyRamSize, fw::le64_item(spec.layout.ram_bytes)));
@@ -100,11 +102,23 @@ Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config, std::size_t
   CVM_ASSIGN_OR_RETURN(spec.layout, x86::compute_memory_layout(config.memory.size_bytes));
   spec.boot_vcpus = config.cpus.boot_vcpus;
   spec.acpi.vcpu_count = config.cpus.boot_vcpus;
+  spec.acpi.fw_cfg = true;
   for (std::size_t i = 0; i < virtio_count; ++i) {
     CVM_ASSIGN_OR_RETURN(const x86::VirtioMmioSlot slot,
                          x86::virtio_mmio_slot(static_cast<uint32_t>(i)));
     spec.acpi.virtio_devices.push_back(slot);
   }
+  uint64_t firmware_bytes = payload.firmware_bytes;
+  if (firmware_bytes == 0 && config.payload.firmware) {
+    std::error_code error;
+    firmware_bytes = std::filesystem::file_size(*config.payload.firmware, error);
+    if (error) {
+      return make_error(ErrorCode::kIo, "firmware {}: {}", *config.payload.firmware,
+                        error.message());
+    }
+  }
+  CVM_ASSIGN_OR_RETURN(spec.firmware,
+                       x86::firmware_region(firmware_bytes, config.payload.firmware.value_or("")));
   spec.kernel = std::move(payload.kernel);
   spec.initrd = std::move(payload.initrd);
   if (!spec.kernel && !config.payload.kernel.empty()) {

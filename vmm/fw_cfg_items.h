@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What cvmm's fw_cfg device serves when a VM boots firmware (--firmware): the platform facts
 // OVMF cannot otherwise learn, in QEMU's formats (QEMU hw/i386/fw_cfg.c, pc.c, x86-common.c):
-//   etc/e820                       the memory map (packed 20-byte entries, below)
+//   etc/e820                       the firmware-boot memory map (x86::build_firmware_e820_map:
+//                                  low RAM, the image reserved, high RAM; 20-byte entries)
 //   etc/acpi/rsdp, etc/acpi/tables, etc/table-loader
 //                                  the ACPI tables, relocated by the firmware
 //                                  (vmm/x86/acpi/acpi_fw_cfg.h)
@@ -41,6 +42,7 @@ std::vector<std::byte> build_e820_fw_cfg_file(std::span<const x86::E820Entry> ma
 /// Everything the fw_cfg items are built from. Pure input.
 struct FwCfgMachineSpec {
   x86::MemoryLayout layout{};
+  x86::RamRegion firmware{};  // the image below 4 GiB, reserved in etc/e820
   uint32_t boot_vcpus = 1;
   x86::acpi::AcpiSpec acpi{};
   firmware::Blob kernel{};  // null: no direct-boot items
@@ -57,11 +59,13 @@ struct FwCfgMachineSpec {
 struct FwCfgPayload {
   firmware::Blob kernel{};
   firmware::Blob initrd{};
+  uint64_t firmware_bytes = 0;  // image size; 0: the size of the --firmware file
 };
 
 /// The spec for `config` with `virtio_count` virtio-mmio devices in slots 0.., reading the
 /// kernel and initrd files that `payload` does not already hold.
-/// Errors: kIo naming an unreadable file; kInvalidArgument for a bad RAM size or slot count.
+/// Errors: kIo naming an unreadable file; kInvalidArgument for a bad RAM size, slot count or
+/// firmware image size (x86::firmware_region).
 [[nodiscard]] Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config,
                                                            std::size_t virtio_count,
                                                            FwCfgPayload payload);

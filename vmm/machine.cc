@@ -459,7 +459,9 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->create_tee_vcpus(config, plan));
   CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio), {inputs.kernel, inputs.initrd}));
+  CVM_TRY(machine->finish_devices(config, std::move(virtio),
+                                  {inputs.kernel, inputs.initrd,
+                                   inputs.firmware ? inputs.firmware->size() : 0}));
   return machine;
 }
 

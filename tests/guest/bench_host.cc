@@ -24,30 +24,39 @@ double seconds_between(Clock::time_point start, Clock::time_point end) {
   return std::chrono::duration<double>(end - start).count();
 }
 
-/// Reads exactly out.size() bytes; an EOF or the deadline first is an error naming `what`.
-Result<void> read_exact(int fd, std::span<std::byte> out, Clock::time_point deadline,
-                        std::string_view what) {
-  std::size_t done = 0;
-  while (done < out.size()) {
+/// One read of up to out.size() bytes, waiting until the deadline; an EOF is an error.
+Result<std::size_t> read_some(int fd, std::span<std::byte> out, Clock::time_point deadline,
+                              std::string_view what) {
+  for (;;) {
+    const ssize_t n = ::recv(fd, out.data(), out.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      return static_cast<std::size_t>(n);
+    }
+    if (n == 0) {
+      return make_error(ErrorCode::kIo, "{}: end of stream", what);
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+      return errno_error(ErrorCode::kIo, fmt::format("{}: read", what), errno);
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                           Clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
-      return make_error(ErrorCode::kIo, "{}: timed out after {} of {} bytes", what, done,
-                        out.size());
+      return make_error(ErrorCode::kIo, "{}: timed out", what);
     }
-    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      continue;
+  }
+}
+
+/// Reads exactly out.size() bytes; an EOF or the deadline first is an error naming `what`.
+Result<void> read_exact(int fd, std::span<std::byte> out, Clock::time_point deadline,
+                        std::string_view what) {
+  for (std::size_t done = 0; done < out.size();) {
+    auto got = read_some(fd, out.subspan(done), deadline, what);
+    if (!got) {
+      return std::move(got).error().context(
+          fmt::format("after {} of {} bytes", done, out.size()));
     }
-    if (n < 0) {
-      return errno_error(ErrorCode::kIo, fmt::format("{}: read", what), errno);
-    }
-    if (n == 0) {
-      return make_error(ErrorCode::kIo, "{}: end of stream after {} of {} bytes", what, done,
-                        out.size());
-    }
-    done += static_cast<std::size_t>(n);
+    done += *got;
   }
   return ok();
 }
@@ -173,9 +182,8 @@ Result<void> receive_bulk(int fd, const VsockBenchParams& p, Clock::time_point d
   while (received < p.bytes) {
     const std::size_t want =
         static_cast<std::size_t>(std::min<uint64_t>(buffer.size(), p.bytes - received));
-    CVM_TRY(read_exact(fd, std::span(buffer).first(1), deadline, "vsock-bench g2h"));
-    const ssize_t more = want > 1 ? ::recv(fd, buffer.data() + 1, want - 1, MSG_DONTWAIT) : 0;
-    const std::size_t got = 1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0));
+    CVM_ASSIGN_OR_RETURN(const std::size_t got, read_some(fd, std::span(buffer).first(want),
+                                                          deadline, "vsock-bench g2h"));
     if (received == 0) {
       start = Clock::now();
     } else {

@@ -19,7 +19,12 @@
 #include "io.h"
 #include "lib.h"
 
-enum { kSectorSize = 512, kWindow = kCvmmBenchWindowBytes, kBlock = kCvmmBenchBlockBytes };
+enum {
+  kSectorSize = 512,
+  kWindow = kCvmmBenchWindowBytes,
+  kBlock = kCvmmBenchBlockBytes,
+  kConfigSizeMax = 8,  // le32 size_max in the device configuration (§5.2.4)
+};
 
 // The sequential writes' source (seed), the random writes' source (seed + 1), and where reads
 // land: a read of disk byte X goes to read_window[X mod kWindow], so after a phase every
@@ -48,7 +53,7 @@ static bool parse_args(const struct guest_env* env, struct blk_bench* b) {
   // One data descriptor per request: the device's size_max bounds it when offered (§5.2.4).
   uint64_t limit = kWindow;
   if ((b->blk.mmio.features & VIRTIO_BLK_F_SIZE_MAX) != 0) {
-    limit = virtio_config_read32(&b->blk.mmio, 8);
+    limit = virtio_config_read32(&b->blk.mmio, kConfigSizeMax);
   }
   if (chunk == 0 || chunk % kBlock != 0 || kWindow % chunk != 0 || chunk > limit) {
     return test_fail(b->name, "bench.chunk=%lu must be a multiple of 4096 dividing 1 MiB and "

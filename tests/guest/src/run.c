@@ -57,6 +57,7 @@ static const struct program_entry kPrograms[] = {
     {"blk-id", test_blk_id},           {"vsock-echo", test_vsock_echo},
     {"vsock-send", test_vsock_send},   {"vsock-multi", test_vsock_multi},
     {"vsock-noport", test_vsock_noport},
+    {"fw-cfg", test_fw_cfg},
     {"blk-bench", test_blk_bench},     {"vsock-bench", test_vsock_bench},
 };
 

@@ -5,6 +5,12 @@
 #include "vmm/x86/acpi/acpi_fw_cfg.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "base/byte_reader.h"
 #include "devices/fw_cfg/fw_cfg_device.h"
@@ -130,6 +136,35 @@ TEST(AcpiFwCfgTest, FixedAddressTablesAreTheSameBuilderAfterTheRsdp) {
   const auto& blob = fixed->blob.bytes;
   EXPECT_EQ(std::vector<std::byte>(blob.begin() + 48, blob.end()), set->bytes);
   EXPECT_EQ(le64_at(blob, 24), spec.gpa + 48);
+}
+
+TEST(AcpiFwCfgTest, FirmwareBootDsdtDeclaresTheFwCfgPortsLikeQemu) {
+  if (std::system("command -v iasl >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "iasl is absent: install acpica-tools";
+  }
+  AcpiSpec spec;
+  spec.fw_cfg = true;
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cvmm-fwcf-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto dsdt = build_dsdt(spec);
+  std::ofstream(dir / "dsdt.dat", std::ios::binary)
+      .write(reinterpret_cast<const char*>(dsdt.data()), static_cast<long>(dsdt.size()));
+  const std::string cmd = "cd " + dir.string() + " && iasl -d dsdt.dat >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::stringstream dsl;
+  dsl << std::ifstream(dir / "dsdt.dsl").rdbuf();
+  std::filesystem::remove_all(dir);
+  const std::string text = dsl.str();
+  EXPECT_NE(text.find("Device (FWCF)"), std::string::npos) << text;
+  EXPECT_NE(text.find("Name (_HID, \"QEMU0002\")"), std::string::npos) << text;
+  EXPECT_NE(text.find("Name (_STA, 0x0B)"), std::string::npos) << text;
+  EXPECT_NE(text.find("0x0510,             // Range Minimum"), std::string::npos) << text;
+  EXPECT_NE(text.find("0x0C,               // Length"), std::string::npos) << text;
+  AcpiSpec direct;
+  const auto plain = build_dsdt(direct);
+  const std::string plain_text(reinterpret_cast<const char*>(plain.data()), plain.size());
+  EXPECT_EQ(plain_text.find("QEMU0002"), std::string::npos);  // direct boots: unchanged
 }
 
 }  // namespace

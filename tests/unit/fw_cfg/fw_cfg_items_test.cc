@@ -4,6 +4,9 @@
 #include "vmm/fw_cfg_items.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "base/byte_reader.h"
 #include "devices/fw_cfg/fw_cfg_device.h"
@@ -53,6 +56,7 @@ FwCfgMachineSpec spec_for(uint64_t ram) {
   spec.layout = *x86::compute_memory_layout(ram);
   spec.boot_vcpus = 4;
   spec.acpi.vcpu_count = 4;
+  spec.firmware = {.gpa = 0xffe00000, .size = 0x200000};
   return spec;
 }
 
@@ -74,12 +78,21 @@ TEST(FwCfgItemsTest, PlatformItemsWithoutAKernel) {
                                              "etc/table-loader"}));
   const auto e820 = r.guest->read_file("etc/e820");
   ASSERT_TRUE(e820.has_value());
-  EXPECT_EQ(*e820, build_e820_fw_cfg_file(x86::build_e820_map(spec.layout)));
-  // The RAM entries OVMF's PlatformScanOrAdd64BitE820Ram reads: low RAM ends at 3 GiB, high
-  // RAM is [4 GiB, 6 GiB).
-  const auto last = std::span(*e820).last(20);
-  EXPECT_EQ(load_le<uint64_t>(last.first<8>()), 4ull << 30);
-  EXPECT_EQ(load_le<uint64_t>(last.subspan<8, 8>()), 2ull << 30);
+  EXPECT_EQ(*e820, build_e820_fw_cfg_file(x86::build_firmware_e820_map(spec.layout,
+                                                                        spec.firmware)));
+  // What OVMF's PlatformScanOrAdd64BitE820Ram reads: RAM [0, 3 GiB), the image reserved,
+  // RAM [4 GiB, 6 GiB).
+  ASSERT_EQ(e820->size(), 3u * 20);
+  const std::span<const std::byte> e(*e820);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<0, 8>()), 0u);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<8, 8>()), 3ull << 30);
+  EXPECT_EQ(load_le<uint32_t>(e.subspan<16, 4>()), 1u);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<20, 8>()), 0xffe00000u);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<28, 8>()), 0x200000u);
+  EXPECT_EQ(load_le<uint32_t>(e.subspan<36, 4>()), 2u);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<40, 8>()), 4ull << 30);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<48, 8>()), 2ull << 30);
+  EXPECT_EQ(load_le<uint32_t>(e.subspan<56, 4>()), 1u);
 }
 
 TEST(FwCfgItemsTest, DirectBootItemsServeTheFilesUnmodified) {
@@ -103,6 +116,29 @@ TEST(FwCfgItemsTest, DirectBootItemsServeTheFilesUnmodified) {
   const auto cmdline = r.item(fw::kKeyCmdlineData, 20);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(cmdline.data()), 20),
             std::string("console=ttyS0 quiet\0", 20));
+}
+
+TEST(FwCfgItemsTest, SpecFromTheConfigPlacesTheImageBelow4GiB) {
+  const std::string path = ::testing::TempDir() + "fw_cfg_items_fw_" + std::to_string(::getpid());
+  std::ofstream(path, std::ios::binary) << std::string(0x400000, '\xff');
+  VmConfig config;
+  config.payload.firmware = path;
+  config.cpus.boot_vcpus = 3;
+  config.memory.size_bytes = 128 << 20;
+  auto spec = fw_cfg_machine_spec(config, 2, {});
+  ::unlink(path.c_str());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->firmware.gpa, 0xffc00000u);
+  EXPECT_EQ(spec->firmware.size, 0x400000u);
+  EXPECT_EQ(spec->boot_vcpus, 3u);
+  EXPECT_TRUE(spec->acpi.fw_cfg);
+  ASSERT_EQ(spec->acpi.virtio_devices.size(), 2u);
+  EXPECT_EQ(spec->acpi.virtio_devices[1].base, 0xd0001000u);
+  EXPECT_FALSE(spec->kernel);
+  // The size the launch already knows wins over the file.
+  auto given = fw_cfg_machine_spec(config, 0, {.firmware_bytes = 0x200000});
+  ASSERT_TRUE(given.has_value());
+  EXPECT_EQ(given->firmware.gpa, 0xffe00000u);
 }
 
 TEST(FwCfgItemsTest, AnElfKernelCannotBeServedToFirmware) {

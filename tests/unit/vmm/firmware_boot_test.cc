@@ -204,11 +204,13 @@ TEST(FirmwareBootTest, RamTheFirmwareLearnsMatchesTheSlotsAndAvoidsImageAndHole)
   ASSERT_EQ(e820->size() % 20, 0u);
   uint64_t low_end = 0;
   uint64_t max_end = 4 * kGiB;
+  bool image_reserved = false;
   for (std::size_t at = 0; at < e820->size(); at += 20) {
     const std::span<const std::byte> entry(e820->data() + at, 20);
     const auto base = load_le<uint64_t>(entry.subspan<0, 8>());
     const auto end = base + load_le<uint64_t>(entry.subspan<8, 8>());
     if (load_le<uint32_t>(entry.subspan<16, 4>()) != 1) {
+      image_reserved |= base == image.guest_phys_addr && end == 4 * kGiB;
       continue;
     }
     EXPECT_TRUE(end <= 3 * kGiB || base >= 4 * kGiB) << "RAM in the hole at " << base;
@@ -217,6 +219,7 @@ TEST(FirmwareBootTest, RamTheFirmwareLearnsMatchesTheSlotsAndAvoidsImageAndHole)
     }
     max_end = std::max(max_end, end);
   }
+  EXPECT_TRUE(image_reserved);
   EXPECT_EQ(low_end, low.guest_phys_addr + low.memory_size);
   EXPECT_EQ(max_end, high.guest_phys_addr + high.memory_size);
   // The CMOS fallback (PlatformGetSystemMemorySizeBelow4gb/Above4gb) says the same.

@@ -39,6 +39,9 @@ struct AcpiSpec {
   std::vector<VirtioMmioSlot> virtio_devices{};  // DSDT LNRO0005 devices
   bool com1 = true;    // DSDT PNP0501 at kCom1Port / kCom1Irq
   bool i8042 = true;   // DSDT PNP0303 at 0x60/0x64 IRQ 1, FADT IAPC_BOOT_ARCH 8042 flag
+  /// DSDT FWCF (_HID "QEMU0002", QEMU docs/specs/fw_cfg.rst "ACPI Interface") claiming the
+  /// fw_cfg ports, as QEMU does; Linux's qemu_fw_cfg driver binds to it. Firmware boots only.
+  bool fw_cfg = false;
   /// Default: the PC convention IRQ0 -> GSI2 (the PIT timer on IOAPIC pin 2).
   std::vector<InterruptOverride> overrides = {{.source_irq = 0, .gsi = 2, .flags = 0}};
   uint64_t gpa = kAcpiTablesAddress;               // where the blob is placed; RSDP first
