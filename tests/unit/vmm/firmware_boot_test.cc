@@ -33,7 +33,8 @@ std::string temp_path(const std::string& name) {
 std::string write_file(const std::string& name, std::span<const uint8_t> bytes) {
   const std::string path = temp_path(name);
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
