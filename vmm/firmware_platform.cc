@@ -5,6 +5,7 @@
 
 #include "devices/acpi/acpi_pm_io.h"
 #include "devices/debug/boot_timing_port.h"
+#include "devices/legacy/system_control_port.h"
 #include "devices/pci/i440fx.h"
 #include "devices/pci/pci_config_io.h"
 #include "devices/rtc/cmos_rtc.h"
@@ -20,6 +21,9 @@ Result<void> insert_firmware_platform(devices::Bus& pio, devices::PowerRequestSi
                                    .vcpu_count = vcpu_count};
   CVM_TRY(pio.insert(std::make_shared<rtc::CmosRtc>(memory), rtc::kCmosPortBase,
                      rtc::kCmosPortCount));
+  CVM_TRY(pio.insert(std::make_shared<devices::legacy::SystemControlPort>(sink),
+                     devices::legacy::kSystemControlPortA,
+                     devices::legacy::kSystemControlPortCount));
   auto config = std::make_shared<pci::PciConfigIo>(sink);
   CVM_TRY(config->add_function(0, 0, pci::make_i440fx_host_bridge()));
   CVM_TRY(config->add_function(1, 0, pci::make_piix3_isa_bridge()));

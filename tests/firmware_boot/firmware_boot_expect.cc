@@ -16,6 +16,7 @@ std::vector<std::string> expected_report() {
       "CVMMFW pci 00:1f.0 id=ffffffff",
       "CVMMFW cmos 15=80 16=02 17=ff 18=ff 30=ff 31=ff 34=00 35=07 5b=00 5c=00 5d=00 5f=00 "
       "0b=02 0d=80",
+      "CVMMFW port92=02",
       "CVMMFW pci 00:01.3 pmba=0000b001",
       "CVMMFW pmtimer top-byte=00 advancing=yes",
       "CVMMFW poweroff",

@@ -4,6 +4,7 @@
 //   - PCI 00:00.0, 00:01.0, 00:01.3 and an absent 00:1f.0 through configuration mechanism #1
 //     (dword, word and byte data-port accesses)
 //   - the CMOS memory-size bytes and RTC status registers B and D
+//   - port 0x92 after setting its A20 bit as OVMF does
 //   - the PIIX4 PM block after programming PMBA to 0xb000 and PMIOSE (as OVMF does), and
 //     whether the ACPI PM timer at PMBA + 8 advances (24-bit: top byte 0)
 // then powers off through PM1a_CNT (SLP_TYP 0 | SLP_EN), falling back to a 0xcf9 reset.
@@ -81,6 +82,15 @@ start:
         incw    %bx
         jmp     1b
 2:      call    newline
+
+        movw    $msg_port92, %si        // System Control Port A: OVMF's IoOr8 (0x92, BIT1)
+        call    puts
+        inb     $0x92, %al
+        orb     $0x02, %al
+        outb    %al, $0x92
+        inb     $0x92, %al
+        call    puthex8
+        call    newline
 
         movl    $0x80000b40, %eax       // PIIX4 PMBA: clear bits 15:6, or in 0xb000, as
         call    pci_select              // OVMF's PciAndThenOr32 does (bit 0 RTE is kept)
@@ -239,6 +249,7 @@ msg_pm_class:   .asciz "CVMMFW pci 00:01.3 class-rev="
 msg_absent:     .asciz "CVMMFW pci 00:1f.0 id="
 msg_cmos:       .asciz "CVMMFW cmos"
 msg_pmba:       .asciz "CVMMFW pci 00:01.3 pmba="
+msg_port92:     .asciz "CVMMFW port92="
 msg_timer:      .asciz "CVMMFW pmtimer top-byte="
 msg_advancing:  .asciz " advancing="
 msg_yes:        .asciz "yes\n"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Plain `cvmm run --firmware` against the recording Sys: the image is a memory slot ending at
 // 4 GiB holding the file's bytes, no vCPU register or boot-MSR set-up happens (vCPU 0 stays
-// at KVM's reset state), and the firmware platform devices answer on the port bus. Also the
-// config checks and image errors that happen before any KVM object exists.
+// at KVM's reset state), and the firmware platform devices answer on the port bus; the RAM
+// the firmware learns (fw_cfg etc/e820, CMOS) agrees with the KVM slots and leaves the image
+// and the PCI hole alone. Also the config checks and image errors that happen before any KVM
+// object exists.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,7 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "base/byte_reader.h"
+#include "devices/fw_cfg/fw_cfg_device.h"
+#include "tests/unit/fw_cfg/fw_cfg_guest.h"
 #include "tests/unit/vmm/tiny_elf.h"
+#include "tests/unit/x86/synthetic_images.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/machine.h"
 
@@ -118,6 +124,8 @@ TEST(FirmwareBootTest, ImageIsASlotEndingAt4GiBAndRegistersStayAtReset) {
   EXPECT_TRUE(sys.calls_named("KVM_SET_REGS").empty());
   EXPECT_TRUE(sys.calls_named("KVM_SET_SREGS").empty());
   EXPECT_TRUE(sys.calls_named("KVM_SET_MSRS").empty());
+  // APs keep KVM's default multiprocessor state: waiting for INIT/SIPI.
+  EXPECT_TRUE(sys.calls_named("KVM_SET_MP_STATE").empty());
   EXPECT_TRUE(sys.calls_named("KVM_RUN").empty());
 }
 
@@ -144,6 +152,88 @@ TEST(FirmwareBootTest, PlatformDevicesAnswerOnThePortBus) {
   pio_write(m, 0xcfc, 0x01, 1);
   EXPECT_EQ(pio_read(m, 0xb008) >> 24, 0u);
   EXPECT_EQ(pio_read(m, 0xb00c), 0u);  // inside the block: not the bus's all-ones
+}
+
+/// The fw_cfg ports (0x510..) of a machine as one BusDevice, for the test fw_cfg driver.
+class FwCfgPorts final : public devices::BusDevice {
+ public:
+  explicit FwCfgPorts(MachineDevices& devices) : devices_(devices) {}
+  void read(uint64_t offset, std::span<std::byte> data) override {
+    devices_.pio_read(static_cast<uint16_t>(devices::fw_cfg::kFwCfgPortBase + offset), data);
+  }
+  void write(uint64_t offset, std::span<const std::byte> data) override {
+    devices_.pio_write(static_cast<uint16_t>(devices::fw_cfg::kFwCfgPortBase + offset), data);
+  }
+
+ private:
+  MachineDevices& devices_;
+};
+
+uint8_t cmos(Machine& machine, uint8_t index) {
+  pio_write(machine, 0x70, index, 1);
+  return static_cast<uint8_t>(pio_read(machine, 0x71, 1));
+}
+
+TEST(FirmwareBootTest, RamTheFirmwareLearnsMatchesTheSlotsAndAvoidsImageAndHole) {
+  constexpr uint64_t kGiB = 1ull << 30;
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string path = write_file("fw5g.bin", firmware_image());
+  VmConfig config = firmware_config(path);
+  config.memory.size_bytes = 5 * kGiB;  // 3 GiB below the hole, 2 GiB from 4 GiB
+  auto machine = Machine::create(config, sys);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  const auto slots = sys.calls_named("KVM_SET_USER_MEMORY_REGION");
+  ASSERT_EQ(slots.size(), 3u);
+  const auto low = slots[0].arg_as<kvm_userspace_memory_region>();
+  const auto high = slots[1].arg_as<kvm_userspace_memory_region>();
+  const auto image = slots[2].arg_as<kvm_userspace_memory_region>();
+  EXPECT_EQ(low.guest_phys_addr + low.memory_size, 3 * kGiB);
+  EXPECT_EQ(high.guest_phys_addr, 4 * kGiB);
+  EXPECT_EQ(high.memory_size, 2 * kGiB);
+  EXPECT_EQ(image.guest_phys_addr + image.memory_size, 4 * kGiB);
+
+  // OVMF's reading of etc/e820 (PlatformScanOrAdd64BitE820Ram): RAM entries only, the
+  // highest end below 4 GiB and the highest end overall.
+  FwCfgPorts ports(machine->get()->devices());
+  BufferGuestMemory unused(0, 16);
+  devices::fw_cfg::testing::FwCfgGuest guest(ports, unused);
+  const auto e820 = guest.read_file("etc/e820");
+  ASSERT_TRUE(e820.has_value());
+  ASSERT_EQ(e820->size() % 20, 0u);
+  uint64_t low_end = 0;
+  uint64_t max_end = 4 * kGiB;
+  bool image_reserved = false;
+  for (std::size_t at = 0; at < e820->size(); at += 20) {
+    const std::span<const std::byte> entry(e820->data() + at, 20);
+    const auto base = load_le<uint64_t>(entry.subspan<0, 8>());
+    const auto end = base + load_le<uint64_t>(entry.subspan<8, 8>());
+    if (load_le<uint32_t>(entry.subspan<16, 4>()) != 1) {
+      image_reserved |= base == image.guest_phys_addr && end == 4 * kGiB;
+      continue;
+    }
+    EXPECT_TRUE(end <= 3 * kGiB || base >= 4 * kGiB) << "RAM in the hole at " << base;
+    if (end < 4 * kGiB) {
+      low_end = std::max(low_end, end);
+    }
+    max_end = std::max(max_end, end);
+  }
+  EXPECT_TRUE(image_reserved);
+  EXPECT_EQ(low_end, low.guest_phys_addr + low.memory_size);
+  EXPECT_EQ(max_end, high.guest_phys_addr + high.memory_size);
+  // The CMOS fallback (PlatformGetSystemMemorySizeBelow4gb/Above4gb) says the same.
+  Machine& m = **machine;
+  EXPECT_EQ(((uint64_t{cmos(m, 0x35)} << 8 | cmos(m, 0x34)) << 16) + (16ull << 20), low_end);
+  EXPECT_EQ((uint64_t{cmos(m, 0x5d)} << 16 | uint64_t{cmos(m, 0x5c)} << 8 | cmos(m, 0x5b)) << 16,
+            max_end - 4 * kGiB);
+  // i440FX PCI window (PlatformQemuUc32BaseInitialization): the power-of-two-sized top of the
+  // 4 GiB space above low RAM, here [3 GiB, 4 GiB): it starts where RAM ends.
+  uint64_t uc32_size = 1;
+  while (uc32_size * 2 <= 4 * kGiB - low_end) {
+    uc32_size *= 2;
+  }
+  EXPECT_EQ(4 * kGiB - uc32_size, low_end);
 }
 
 TEST(FirmwareBootTest, DirectKernelBootHasNoFirmwarePlatform) {
@@ -204,6 +294,29 @@ TEST(FirmwareBootTest, FirmwareLoadsOnlyBzImageKernels) {
                 ": with --firmware the firmware loads the kernel through fw_cfg, which needs a "
                 "bzImage (an EFI-stub kernel), not an ELF vmlinux");
   EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
+}
+
+TEST(FirmwareBootTest, KernelGoesToTheFirmwareThroughFwCfg) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string firmware = write_file("fwbz.bin", firmware_image());
+  const auto bzimage = x86::testing::make_bzimage({.setup_sects = 3});
+  const std::string kernel = write_file("bzImage", std::span<const std::byte>(bzimage));
+  VmConfig config = firmware_config(firmware);
+  config.payload.kernel = kernel;
+  config.payload.cmdline = "console=ttyS0";
+  auto machine = Machine::create(config, sys);
+  ::unlink(firmware.c_str());
+  ::unlink(kernel.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  EXPECT_TRUE(sys.calls_named("KVM_SET_REGS").empty());  // cvmm does not load it itself
+  FwCfgPorts ports(machine->get()->devices());
+  BufferGuestMemory unused(0, 16);
+  devices::fw_cfg::testing::FwCfgGuest guest(ports, unused);
+  guest.select(devices::fw_cfg::kKeyKernelSize);
+  const auto size = guest.read_port(4);
+  EXPECT_EQ(load_le<uint32_t>(std::span<const std::byte, 4>(size.data(), 4)),
+            bzimage.size() - 4 * 512);  // everything after the 4 setup sectors
 }
 
 TEST(FirmwareBootTest, ConfigChecksSayWhoLoadsWhat) {
