@@ -3,7 +3,8 @@
 // recording KVM seam and a recording confidential backend: the fw_cfg device answers at 0x510
 // through the machine's own port dispatch, serves the kernel, initrd and command line exactly
 // as given, and its ACPI table-loader runs (over DMA into the machine's guest memory) to
-// checksummed tables. A direct-boot machine has no fw_cfg device.
+// checksummed tables. The same for a plain (non-TEE) --firmware boot, whose etc/e820 reserves
+// the image below 4 GiB. A direct-boot machine has no fw_cfg device.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -177,6 +178,38 @@ TEST(FwCfgMachineTest, TableLoaderRunsOverDmaIntoTheMachinesGuestMemory) {
   EXPECT_EQ(load_le<uint64_t>(std::span(rsdp).subspan<24, 8>()), kTables);
   // The MADT lists both vCPUs: OVMF installs what the machine's config describes.
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(rsdp.data()), 8), "RSD PTR ");
+}
+
+TEST(FwCfgMachineTest, PlainFirmwareBootServesTheImageReservedMapAndLinkedAcpi) {
+  kvm::RecordingSys sys;
+  script_confidential_host(sys);
+  sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
+    reinterpret_cast<kvm_msr_list*>(arg)->nmsrs = 0;
+    return 0L;
+  });
+  Files files;
+  VmConfig config = firmware_config(files);
+  config.platform.tee = TeeKind::kNone;
+  config.memory.size_bytes = 128 << 20;
+  auto machine = Machine::create(config, sys);
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  MachinePorts ports((*machine)->devices());
+  GuestMemory& memory = (*machine)->memory();
+  fw::testing::FwCfgGuest guest(ports, memory);
+  const auto e820 = guest.read_file("etc/e820");
+  ASSERT_TRUE(e820.has_value());
+  ASSERT_EQ(e820->size(), 2u * 20);  // RAM [0, 128 MiB), the 8 KiB image below 4 GiB
+  const std::span<const std::byte> e(*e820);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<8, 8>()), 128u << 20);
+  EXPECT_EQ(load_le<uint64_t>(e.subspan<20, 8>()), (4ull << 30) - 8192);
+  EXPECT_EQ(load_le<uint32_t>(e.subspan<36, 4>()), 2u);
+  auto run = fw::testing::run_ovmf_table_loader(guest, memory, 0x1000000, 0x2000000, 0x1000);
+  ASSERT_TRUE(run.has_value()) << run.error().message();
+  EXPECT_EQ(run->installed, (std::vector<std::string>{"DSDT", "FACP", "APIC"}));
+  guest.select(fw::kKeyKernelSize);
+  const auto kernel_size = guest.read_port(4);
+  EXPECT_EQ(load_le<uint32_t>(std::span<const std::byte, 4>(kernel_size.data(), 4)),
+            files.kernel.size() - 4 * 512);
 }
 
 TEST(FwCfgMachineTest, DirectKernelBootHasNoFwCfgDevice) {
