@@ -171,6 +171,15 @@ Result<void> check_firmware_kernel(std::span<const std::byte> kernel, const std:
   return ok();
 }
 
+/// Bytes already read, as the shared blob fw_cfg serves; null when there are none (fw_cfg then
+/// serves no such item).
+firmware::Blob as_blob(std::vector<std::byte> bytes) {
+  if (bytes.empty()) {
+    return nullptr;
+  }
+  return std::make_shared<const std::vector<std::byte>>(std::move(bytes));
+}
+
 }  // namespace
 
 Result<void> check_machine_config(const VmConfig& config) {
@@ -245,9 +254,14 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
     return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
   }
   if (config.payload.firmware) {
-    return create_firmware_boot(config,
-                                FirmwareBoot{std::move(backend), std::move(system), backing, layout,
-                                             std::move(images.firmware), std::move(virtio)});
+    const uint64_t firmware_bytes = images.firmware.size();  // read before the move below
+    return create_firmware_boot(
+        config, FirmwareBoot{std::move(backend), std::move(system), backing, layout,
+                             std::move(images.firmware),
+                             FwCfgPayload{.kernel = as_blob(std::move(images.kernel)),
+                                          .initrd = as_blob(std::move(images.initrd)),
+                                          .firmware_bytes = firmware_bytes},
+                             std::move(virtio)});
   }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
@@ -280,7 +294,7 @@ Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& c
       new Machine(std::move(boot.system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(boot.backend);
   CVM_TRY(machine->create_vcpus(config, /*set_boot_msrs=*/false));
-  CVM_TRY(machine->finish_devices(config, std::move(boot.virtio)));
+  CVM_TRY(machine->finish_devices(config, std::move(boot.virtio), std::move(boot.payload)));
   return machine;
 }
 

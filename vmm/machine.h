@@ -83,6 +83,7 @@ class Machine final {
     RamBacking backing;
     x86::MemoryLayout layout;
     std::vector<std::byte> image;  // the firmware file, size already checked
+    FwCfgPayload payload;          // the kernel and initrd already read (and checked)
     std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio;
   };
   [[nodiscard]] static Result<std::unique_ptr<Machine>> create_firmware_boot(

@@ -10,7 +10,8 @@ constexpr uint64_t kNsPerSecond = 1'000'000'000;
 
 uint16_t replace_byte(uint16_t value, uint64_t byte_index, uint8_t byte) {
   const unsigned shift = byte_index == 0 ? 0 : 8;
-  return static_cast<uint16_t>((value & ~(0xffu << shift)) | (static_cast<unsigned>(byte) << shift));
+  const unsigned kept = value & ~(0xffu << shift);
+  return static_cast<uint16_t>(kept | (static_cast<unsigned>(byte) << shift));
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ void PciFunction::write_config(uint32_t offset, std::span<const std::byte> data)
       break;
     }
     const uint8_t mask = writable_[at];
-    config_[at] = static_cast<uint8_t>((config_[at] & ~mask) | (static_cast<uint8_t>(data[i]) & mask));
+    const auto value = static_cast<uint8_t>(data[i]);
+    config_[at] = static_cast<uint8_t>((config_[at] & ~mask) | (value & mask));
     ++written;
   }
   if (written != 0) {

@@ -209,7 +209,8 @@ void CmosRtc::set_clock_field_locked(uint8_t index, uint8_t value) {
   const time_t now = static_cast<time_t>(host + offset_seconds_);
   tm fields{};
   ::gmtime_r(&now, &fields);
-  const auto decoded = index == kRtcHours ? decode_hour(value, mode) : decode_rtc_value(value, mode);
+  const auto decoded =
+      index == kRtcHours ? decode_hour(value, mode) : decode_rtc_value(value, mode);
   const int year = fields.tm_year + 1900;
   bool valid = decoded.has_value();
   if (valid) {

@@ -7,8 +7,11 @@
 // must end cvmm with status 0 (a failed power-off would add the firmware's "resetting" line).
 // Skips only when /dev/kvm does not exist.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "base/file.h"
 #include "tests/firmware_boot/firmware_boot_expect.h"
@@ -41,6 +44,46 @@ TEST(FirmwareBootCvmmTest, ResetVectorFirmwareSeesTheSamePlatformAsOnQemu) {
   ASSERT_TRUE(bytes.has_value()) << bytes.error().message() << "\n" << cvmm_text;
   const std::string text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
   EXPECT_EQ(firmware_lines(text), expected_report()) << text << "\n" << cvmm_text;
+}
+
+constexpr const char* kDebianOvmf = "/usr/share/ovmf/OVMF.fd";
+
+std::string file_text(const std::filesystem::path& path) {
+  auto bytes = read_file(path.string());
+  return bytes ? std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()) : "";
+}
+
+// Debian's OVMF (edk2-stable202211 OvmfPkgX64) on cvmm's i440FX/PIIX platform and fw_cfg,
+// without a kernel: it must get through SEC, PEI (host bridge, PM timer, memory) and DXE
+// (PCI enumeration, serial console on the PIIX3 ISA bridge) to BDS, which on QEMU prints
+// "BdsDxe:" and starts the UEFI shell. The shell then waits for input, so the test stops
+// cvmm once the marker is on the serial console (or after five minutes).
+TEST(FirmwareBootCvmmTest, DebianOvmfReachesBds) {
+  if (guest::dev_kvm_absent()) {
+    GTEST_SKIP() << "/dev/kvm is absent: this test boots Debian's OVMF under cvmm";
+  }
+  if (std::string(CVMM_BINARY).empty() || ::access(kDebianOvmf, R_OK) != 0) {
+    GTEST_SKIP() << "needs the cvmm binary and " << kDebianOvmf << " (package ovmf)";
+  }
+  auto dir = guest::TempDir::create("cvmm-ovmf-kvm");
+  ASSERT_TRUE(dir.has_value()) << dir.error().message();
+  const auto serial = dir->path() / "serial.txt";
+  const auto output = dir->path() / "cvmm.txt";
+  auto child = guest::ChildProcess::spawn(
+      {CVMM_BINARY, "run", "--firmware", kDebianOvmf, "--memory", "size=256M", "--cpus",
+       "boot=2", "--serial", "file=" + serial.string()},
+      output);
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  std::string text;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = file_text(serial);
+    if (text.find("BdsDxe:") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }  // the ChildProcess destructor kills cvmm (the shell would wait for input forever)
+  EXPECT_NE(text.find("BdsDxe:"), std::string::npos) << text << "\n" << file_text(output);
 }
 
 }  // namespace

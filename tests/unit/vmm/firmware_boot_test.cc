@@ -18,6 +18,7 @@
 #include "tests/unit/fw_cfg/fw_cfg_guest.h"
 #include "tests/unit/vmm/tiny_elf.h"
 #include "tests/unit/x86/synthetic_images.h"
+#include "vmm/firmware_platform.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/machine.h"
 
@@ -32,7 +33,8 @@ std::string temp_path(const std::string& name) {
 std::string write_file(const std::string& name, std::span<const uint8_t> bytes) {
   const std::string path = temp_path(name);
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
@@ -317,6 +319,32 @@ TEST(FirmwareBootTest, KernelGoesToTheFirmwareThroughFwCfg) {
   const auto size = guest.read_port(4);
   EXPECT_EQ(load_le<uint32_t>(std::span<const std::byte, 4>(size.data(), 4)),
             bzimage.size() - 4 * 512);  // everything after the 4 setup sectors
+}
+
+class CountingSink final : public devices::PowerRequestSink {
+ public:
+  void request(devices::PowerRequest) override { ++requests; }
+  int requests = 0;
+};
+
+TEST(FirmwareBootTest, PlatformClaimsExactlyItsPorts) {
+  devices::Bus pio(devices::BusKind::kPio);
+  CountingSink sink;
+  const auto layout = x86::compute_memory_layout(64 << 20);
+  ASSERT_TRUE(layout.has_value());
+  ASSERT_TRUE(insert_firmware_platform(pio, sink, *layout, 1).has_value());
+  for (uint64_t port : {0x70, 0x71, 0x92, 0xcf8, 0xcf9, 0xcfc, 0xcff}) {
+    EXPECT_NE(pio.lookup(port).device, nullptr) << port;
+  }
+  for (uint64_t port : {0x6f, 0x72, 0x91, 0x93, 0xcf7, 0xd00, 0xb000}) {
+    EXPECT_EQ(pio.lookup(port).device, nullptr) << port;  // PM block: not before PMBA
+  }
+  auto again = insert_firmware_platform(pio, sink, *layout, 1);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code(), ErrorCode::kInvalidArgument);
+  std::byte reset[1] = {std::byte{0x06}};
+  EXPECT_TRUE(pio.write(0xcf9, reset));
+  EXPECT_EQ(sink.requests, 1);
 }
 
 TEST(FirmwareBootTest, ConfigChecksSayWhoLoadsWhat) {
