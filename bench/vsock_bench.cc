@@ -9,6 +9,7 @@
 // Usage: vsock_bench [MiB per direction, default 128] [round trips, default 5000]
 //                    [runs, default 5] [device buffer per connection in KiB, default 256]
 //                    [what: all|up|down|rtt, default all]
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,7 +143,15 @@ struct CpuSplit {
   double writer = 0;  // the thread that sends (client or guest)
   double reader = 0;  // the thread that receives (guest or client)
   double rest = 0;    // everything else in the process: the device's event loop
+  long waits = 0;     // voluntary context switches (blocking waits) of the whole process
+  long preempted = 0; // involuntary ones (the CPU was taken away)
 };
+
+std::pair<long, long> context_switches() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return {ru.ru_nvcsw, ru.ru_nivcsw};
+}
 
 bool g_print_cpu = false;
 
@@ -151,9 +160,10 @@ void print_cpu(const char* what, const CpuSplit& c, uint64_t bytes) {
     return;
   }
   const double gib = static_cast<double>(bytes) / (1 << 30);
-  fmt::print("  cpu {:<28} wall {:.3f} s; per GiB: writer {:.3f} s, reader {:.3f} s, "
-             "device loop {:.3f} s\n",
-             what, c.wall, c.writer / gib, c.reader / gib, c.rest / gib);
+  fmt::print("  cpu {:<20} wall {:.3f} s; per GiB: writer {:.3f} s, reader {:.3f} s, "
+             "device loop {:.3f} s, {:.0f} waits, {:.0f} preemptions\n",
+             what, c.wall, c.writer / gib, c.reader / gib, c.rest / gib,
+             static_cast<double>(c.waits) / gib, static_cast<double>(c.preempted) / gib);
 }
 
 // Two host threads over a Unix stream socketpair: one direction at a time (the host->guest
@@ -167,6 +177,7 @@ Figures socketpair_ceiling(const Plan& plan) {
   for (double* out : {plan.up ? &f.up_mib_s : nullptr, plan.down ? &f.down_mib_s : nullptr}) {
     if (out != nullptr) {
       CpuSplit cpu;
+      const auto [waits0, preempted0] = context_switches();
       const double reader0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
       const auto start = std::chrono::steady_clock::now();
       std::thread writer([&] {
@@ -178,6 +189,9 @@ Figures socketpair_ceiling(const Plan& plan) {
       *out = mib_per_s(plan.bytes, start);
       cpu.wall = seconds_since(start);
       cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - reader0;
+      const auto [waits1, preempted1] = context_switches();
+      cpu.waits = waits1 - waits0;
+      cpu.preempted = preempted1 - preempted0;
       print_cpu("ceiling", cpu, plan.bytes);
     }
   }
@@ -198,14 +212,20 @@ Figures socketpair_ceiling(const Plan& plan) {
 }
 
 // Pumps the guest until `done`; `each` runs between pumps (echo, progress checks). Between
-// pumps the guest sleeps until the device interrupts it, like a halted vCPU.
+// pumps the guest sleeps until the device interrupts it, like a halted vCPU (the timeout is
+// only a safety net; the client thread wakes the guest with finish() when it is done).
 void drive_guest(GuestVsockStack& stack, VsockGuestDriver& driver, const std::atomic<bool>& done,
                  const std::function<void()>& each = [] {}) {
   while (!done) {
     stack.pump();
     each();
-    driver.interrupt().wait(std::chrono::microseconds(50));
+    driver.interrupt().wait(std::chrono::milliseconds(5));
   }
+}
+
+void finish(std::atomic<bool>& done, VsockGuestDriver& driver) {
+  done = true;
+  driver.interrupt().signal_used_queue(kRxQueue);
 }
 
 int handshake(const std::string& path, GuestVsockStack& stack, VsockGuestDriver& driver) {
@@ -221,7 +241,7 @@ int handshake(const std::string& path, GuestVsockStack& stack, VsockGuestDriver&
     std::byte c{};
     while (read_exact(fd, &c, 1) && c != std::byte{'\n'}) {
     }
-    done = true;
+    finish(done, driver);
   });
   drive_guest(stack, driver, done);
   client.join();
@@ -255,6 +275,7 @@ Figures through_device(const std::string& path, const Plan& plan) {
   std::atomic<bool> done{false};
   if (plan.up) {
     CpuSplit cpu;
+    const auto [waits0, preempted0] = context_switches();
     const double process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     const double guest0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     const auto start = std::chrono::steady_clock::now();
@@ -269,19 +290,23 @@ Figures through_device(const std::string& path, const Plan& plan) {
     cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - guest0;
     up.join();
     cpu.rest = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - cpu.writer - cpu.reader;
+    const auto [waits1, preempted1] = context_switches();
+    cpu.waits = waits1 - waits0;
+    cpu.preempted = preempted1 - preempted0;
     print_cpu("device host->guest", cpu, plan.bytes);
   }
   if (plan.down) {
     done = false;
     stack.write_synthetic(key, plan.bytes);
     CpuSplit cpu;
+    const auto [waits0, preempted0] = context_switches();
     const double process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     const double guest0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     const auto start = std::chrono::steady_clock::now();
     std::thread down([&] {
       sink(fd, plan.bytes);
       cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-      done = true;
+      finish(done, driver);
     });
     drive_guest(stack, driver, done);
     f.down_mib_s = mib_per_s(plan.bytes, start);
@@ -289,6 +314,9 @@ Figures through_device(const std::string& path, const Plan& plan) {
     cpu.writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - guest0;
     down.join();
     cpu.rest = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - cpu.writer - cpu.reader;
+    const auto [waits1, preempted1] = context_switches();
+    cpu.waits = waits1 - waits0;
+    cpu.preempted = preempted1 - preempted0;
     print_cpu("device guest->host", cpu, plan.bytes);
   }
   if (plan.rtt) {
@@ -297,7 +325,7 @@ Figures through_device(const std::string& path, const Plan& plan) {
     std::vector<double> rtts;
     std::thread pinger([&] {
       rtts = ping(fd, plan.pings);
-      done = true;
+      finish(done, driver);
     });
     drive_guest(stack, driver, done, [&] {
       const uint64_t received = stack.conns()[key].received;
@@ -311,6 +339,7 @@ Figures through_device(const std::string& path, const Plan& plan) {
     f.rtt_us = median(rtts);
   }
   ::close(fd);
+  (*created)->reset();  // the device thread must stop touching `driver`'s memory first
   if (stack.errors != 0 || driver.protocol_errors != 0 || driver.interrupt().needs_reset) {
     fmt::print(stderr, "vsock_bench: protocol errors during the run\n");
   }

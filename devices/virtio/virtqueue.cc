@@ -82,9 +82,12 @@ Result<SplitVirtqueue::Descriptor> SplitVirtqueue::read_descriptor(uint64_t tabl
   };
 }
 
-Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
-  DescriptorChain chain;
+Result<void> SplitVirtqueue::walk_chain(uint16_t head, DescriptorChain& chain) const {
   chain.head = head;
+  chain.readable.clear();
+  chain.writable.clear();
+  chain.readable_bytes = 0;
+  chain.writable_bytes = 0;
   uint64_t table = layout_.desc_table;
   uint32_t table_entries = layout_.size;
   uint32_t index = head;
@@ -131,7 +134,7 @@ Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
     total = *sum;
     (writable ? chain.writable : chain.readable).push_back({desc.addr, desc.len});
     if ((desc.flags & desc_flags::kNext) == 0) {
-      return chain;
+      return ok();
     }
     if (desc.next >= table_entries) {
       return make_error(ErrorCode::kGuest, "next descriptor {} is outside a table of {}",
@@ -142,10 +145,16 @@ Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
 }
 
 Result<std::optional<DescriptorChain>> SplitVirtqueue::pop() {
+  DescriptorChain chain;
+  CVM_ASSIGN_OR_RETURN(const bool popped, pop_into(chain));
+  return popped ? std::optional<DescriptorChain>(std::move(chain)) : std::nullopt;
+}
+
+Result<bool> SplitVirtqueue::pop_into(DescriptorChain& chain) {
   CVM_ASSIGN_OR_RETURN(uint16_t avail_idx, read_avail_idx());
   const auto pending = static_cast<uint16_t>(avail_idx - next_avail_);
   if (pending == 0) {
-    return std::optional<DescriptorChain>();
+    return false;
   }
   if (pending > layout_.size) {
     return make_error(ErrorCode::kGuest, "avail idx {} is {} entries ahead of a queue of {}",
@@ -157,9 +166,9 @@ Result<std::optional<DescriptorChain>> SplitVirtqueue::pop() {
     return make_error(ErrorCode::kGuest, "chain head {} is outside a queue of {}", head,
                       layout_.size);
   }
-  CVM_ASSIGN_OR_RETURN(DescriptorChain chain, walk_chain(head));
+  CVM_TRY(walk_chain(head, chain));
   ++next_avail_;
-  return std::optional<DescriptorChain>(std::move(chain));
+  return true;
 }
 
 Result<void> SplitVirtqueue::add_used(uint16_t head, uint32_t written) {

@@ -60,7 +60,9 @@ void Connection::stamp_credit(VsockHeader& header) {
 bool Connection::should_send_credit_update() const noexcept {
   const uint32_t guest_view_used = rx_cnt_ - advertised_fwd_cnt_;
   const uint32_t guest_view_free = guest_view_used > buf_alloc_ ? 0 : buf_alloc_ - guest_view_used;
-  return fwd_cnt_ != advertised_fwd_cnt_ && guest_view_free < buf_alloc_ / 2;
+  const uint32_t unadvertised = fwd_cnt_ - advertised_fwd_cnt_;
+  return unadvertised != 0 &&
+         (guest_view_free < buf_alloc_ / 2 || unadvertised >= std::min(kMaxPayloadBytes, buf_alloc_ / 4));
 }
 
 Connection::Io Connection::accept_guest_data(std::span<const std::byte> payload) {

@@ -187,32 +187,16 @@ class VsockGuestDriver {
   /// paused, which models a guest that stopped refilling its rx ring).
   std::vector<GuestPacket> receive() {
     std::vector<GuestPacket> out;
-    while (rx_used_seen_ != rx_.used_idx()) {
-      const auto [id, len] = rx_.used_elem(rx_used_seen_++);
-      const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
-      GuestPacket p;
-      if (len >= vsock::kHeaderSize) {
-        std::array<std::byte, vsock::kHeaderSize> raw{};
-        (void)memory_.read(rx_buffer(chain), raw);
-        p.header = vsock::decode_header(raw);
-        const std::size_t payload = len - vsock::kHeaderSize;
-        if (discard_payload) {
-          // Copy out like the guest kernel would, into a reused buffer (a benchmark guest).
-          scratch_.resize(std::max(scratch_.size(), payload));
-          (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
-                             std::span(scratch_).first(payload));
-        } else if (payload > 0) {
-          p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
-        }
+    // Like Linux's rx work: drain, then virtqueue_enable_cb() (used_event = what we have
+    // seen, EVENT_IDX) and drain again if the device added buffers meanwhile, so an
+    // interrupt the device decided not to send is never waited for.
+    do {
+      while (rx_used_seen_ != rx_.used_idx()) {
+        out.push_back(take_rx());
       }
-      if (id != rx_head(chain)) {
-        protocol_errors++;
-      }
-      out.push_back(std::move(p));
-      pending_repost_.push_back(chain);
-    }
-    // Like virtqueue_enable_cb(): ask for an interrupt at the next used buffer (EVENT_IDX).
-    rx_.set_used_event(rx_used_seen_);
+      rx_.set_used_event(rx_used_seen_);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    } while (rx_used_seen_ != rx_.used_idx());
     const std::size_t posted = rx_chains() - pending_repost_.size();
     if (!rx_paused && (!config_.refill_at_half || posted < rx_chains() / 2u)) {
       repost();
@@ -241,6 +225,30 @@ class VsockGuestDriver {
   uint64_t kicks = 0;  // notifications sent to the device (after EVENT_IDX suppression)
 
  private:
+  GuestPacket take_rx() {
+    const auto [id, len] = rx_.used_elem(rx_used_seen_++);
+    const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
+    GuestPacket p;
+    if (len >= vsock::kHeaderSize) {
+      std::array<std::byte, vsock::kHeaderSize> raw{};
+      (void)memory_.read(rx_buffer(chain), raw);
+      p.header = vsock::decode_header(raw);
+      const std::size_t payload = len - vsock::kHeaderSize;
+      if (discard_payload) {
+        // Copy out like the guest kernel would, into a reused buffer (a benchmark guest).
+        scratch_.resize(std::max(scratch_.size(), payload));
+        (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
+                           std::span(scratch_).first(payload));
+      } else if (payload > 0) {
+        p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
+      }
+    }
+    if (id != rx_head(chain)) {
+      protocol_errors++;
+    }
+    pending_repost_.push_back(chain);
+    return p;
+  }
   uint16_t rx_chains() const {
     return config_.rx_split ? static_cast<uint16_t>(config_.queue_size / 2) : config_.queue_size;
   }
