@@ -60,9 +60,12 @@ void Connection::stamp_credit(VsockHeader& header) {
 bool Connection::should_send_credit_update() const noexcept {
   const uint32_t guest_view_used = rx_cnt_ - advertised_fwd_cnt_;
   const uint32_t guest_view_free = guest_view_used > buf_alloc_ ? 0 : buf_alloc_ - guest_view_used;
+  // Like Linux's receiver (virtio_transport_stream_do_dequeue()), which updates whenever its
+  // reader drains the queue: every 64 KiB forwarded (a quarter of a smaller buffer), so a
+  // sending guest never waits out a whole window for credit.
   const uint32_t unadvertised = fwd_cnt_ - advertised_fwd_cnt_;
-  return unadvertised != 0 &&
-         (guest_view_free < buf_alloc_ / 2 || unadvertised >= std::min(kMaxPayloadBytes, buf_alloc_ / 4));
+  const uint32_t step = std::min(kMaxPayloadBytes, buf_alloc_ / 4);
+  return unadvertised != 0 && (guest_view_free < buf_alloc_ / 2 || unadvertised >= step);
 }
 
 Connection::Io Connection::accept_guest_data(std::span<const std::byte> payload) {

@@ -69,8 +69,9 @@ class Connection final {
   }
   /// Fills buf_alloc/fwd_cnt of an outgoing header and notes them as advertised.
   void stamp_credit(VsockHeader& header);
-  /// True when the guest's view of our free space is below half the buffer and we have
-  /// freed space it does not know about (it would otherwise stall).
+  /// True when we have freed space the guest does not know about and either its view of our
+  /// free space is below half the buffer or the unannounced space is 64 KiB (a quarter of a
+  /// smaller buffer).
   bool should_send_credit_update() const noexcept;
   bool credit_update_queued = false;
   bool credit_request_queued = false;
