@@ -22,10 +22,6 @@ constexpr int kTickMs = 100;
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 // Rounds of tx -> rx -> tx when tx stopped on a full control backlog that rx then drained.
 constexpr int kMaxServiceRounds = 64;
-// rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB rx
-// buffers, so one read fills up to 16 of them instead of one recv() per 4 KiB packet.
-constexpr std::size_t kRxBatch = 16;
-constexpr std::size_t kRxReadBytes = 128 * 1024;
 
 }  // namespace
 

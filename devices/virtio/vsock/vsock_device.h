@@ -78,7 +78,8 @@ class VsockDevice final : public VirtioDevice {
   void fail(const Error& error);
 
   // rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB
-  // rx buffers, so one read fills up to this many of them instead of one recv() per packet.
+  // rx buffers, so one read fills up to 64 of them (its whole 256 KiB credit) instead of one
+  // recv() per packet; the driver is signalled after each read's worth.
   static constexpr std::size_t kRxBatch = 64;
   static constexpr std::size_t kRxReadBytes = kRxBatch * 4096;
 
