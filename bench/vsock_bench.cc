@@ -3,8 +3,8 @@
 // guest played by the test double (GuestVsockStack over VsockGuestDriver rings in fake guest
 // memory, on this thread) behaving like a Linux 6.1 guest, and the host client on its own
 // thread with blocking Unix-socket I/O in 64 KiB chunks. The ceiling is a plain Unix-socket
-// stream between two host threads with the same chunk size, measured in the same run
-// alternately with the device so both see the same machine load. No KVM needed.
+// stream between two host threads with the same chunk size, measured in the same run in
+// pieces alternating with the device's so both see the same machine load. No KVM needed.
 //
 // Usage: vsock_bench [MiB per direction, default 128] [round trips, default 5000]
 //                    [runs, default 5] [device buffer per connection in KiB, default 256]
@@ -126,10 +126,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double mib_per_s(uint64_t bytes, std::chrono::steady_clock::time_point start) {
-  return static_cast<double>(bytes) / seconds_since(start) / (1 << 20);
-}
-
 double cpu_seconds(clockid_t clock) {
   timespec ts{};
   ::clock_gettime(clock, &ts);
@@ -166,50 +162,59 @@ void print_cpu(const char* what, const CpuSplit& c, uint64_t bytes) {
              static_cast<double>(c.waits) / gib, static_cast<double>(c.preempted) / gib);
 }
 
-// Two host threads over a Unix stream socketpair: one direction at a time (the host->guest
-// and guest->host ceilings are the same path), then 64-byte ping-pong.
-Figures socketpair_ceiling(const Plan& plan) {
-  Figures f;
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
-    return f;
-  }
-  for (double* out : {plan.up ? &f.up_mib_s : nullptr, plan.down ? &f.down_mib_s : nullptr}) {
-    if (out != nullptr) {
-      CpuSplit cpu;
-      const auto [waits0, preempted0] = context_switches();
-      const double reader0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-      const auto start = std::chrono::steady_clock::now();
-      std::thread writer([&] {
-        source(sv[0], plan.bytes);
-        cpu.writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-      });
-      sink(sv[1], plan.bytes);
-      writer.join();
-      *out = mib_per_s(plan.bytes, start);
-      cpu.wall = seconds_since(start);
-      cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - reader0;
-      const auto [waits1, preempted1] = context_switches();
-      cpu.waits = waits1 - waits0;
-      cpu.preempted = preempted1 - preempted0;
-      print_cpu("ceiling", cpu, plan.bytes);
+// The ceiling: a Unix stream socketpair between two host threads, kept open for the run.
+class Ceiling {
+ public:
+  Ceiling() {
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv_) != 0) {
+      sv_[0] = sv_[1] = -1;
     }
   }
-  if (plan.rtt) {
+  ~Ceiling() {
+    ::close(sv_[0]);
+    ::close(sv_[1]);
+  }
+  Ceiling(const Ceiling&) = delete;
+  Ceiling& operator=(const Ceiling&) = delete;
+
+  // `bytes` from a writer thread to this thread; adds the seconds and CPU time to `cpu`.
+  void transfer(uint64_t bytes, CpuSplit& cpu) {
+    const auto [waits0, preempted0] = context_switches();
+    const double reader0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    const auto start = std::chrono::steady_clock::now();
+    double writer = 0;
+    std::thread writer_thread([&] {
+      const double writer0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+      source(sv_[0], bytes);
+      writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - writer0;
+    });
+    sink(sv_[1], bytes);
+    writer_thread.join();
+    cpu.wall += seconds_since(start);
+    cpu.writer += writer;
+    cpu.reader += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - reader0;
+    const auto [waits1, preempted1] = context_switches();
+    cpu.waits += waits1 - waits0;
+    cpu.preempted += preempted1 - preempted0;
+  }
+
+  // `count` 64-byte round trips against an echo thread.
+  void ping_pong(int count, std::vector<double>& rtts) {
     std::thread echo([&] {
       std::vector<std::byte> buf(kPingBytes);
-      while (read_exact(sv[1], buf.data(), buf.size()) &&
-             write_all(sv[1], buf.data(), buf.size())) {
+      for (int i = 0; i < count && read_exact(sv_[1], buf.data(), buf.size()) &&
+                      write_all(sv_[1], buf.data(), buf.size());
+           ++i) {
       }
     });
-    f.rtt_us = median(ping(sv[0], plan.pings));
-    ::shutdown(sv[0], SHUT_RDWR);
+    const std::vector<double> more = ping(sv_[0], count);
+    rtts.insert(rtts.end(), more.begin(), more.end());
     echo.join();
   }
-  ::close(sv[0]);
-  ::close(sv[1]);
-  return f;
-}
+
+ private:
+  int sv_[2] = {-1, -1};
+};
 
 // Pumps the guest until `done`; `each` runs between pumps (echo, progress checks). Between
 // pumps the guest sleeps until the device interrupts it, like a halted vCPU (the timeout is
@@ -228,122 +233,203 @@ void finish(std::atomic<bool>& done, VsockGuestDriver& driver) {
   driver.interrupt().signal_used_queue(kRxQueue);
 }
 
-int handshake(const std::string& path, GuestVsockStack& stack, VsockGuestDriver& driver) {
-  std::atomic<bool> done{false};
-  int fd = -1;
-  std::thread client([&] {
-    testing::HostEnd end = testing::HostEnd::connect(path);
-    fd = ::dup(end.fd());
-    // HostEnd made the socket non-blocking; the bench client uses blocking I/O.
-    testing::HostEnd::set_blocking(fd);
-    const std::string line = "CONNECT 1024\n";
-    (void)write_all(fd, reinterpret_cast<const std::byte*>(line.data()), line.size());
-    std::byte c{};
-    while (read_exact(fd, &c, 1) && c != std::byte{'\n'}) {
+// One VsockDevice with one hybrid connection (client fd on the host side, port 1024 in the
+// guest), kept open for the run. The guest behaves like Linux 6.1 drives the device: the
+// device's queue size (256), rx buffers of VIRTIO_VSOCK_DEFAULT_RX_BUF_SIZE = 4 KiB including
+// the 44-byte header, refilled once half are used, tx packets of up to 64 KiB, EVENT_IDX
+// kick suppression, buf_alloc 256 KiB with the CREDIT_UPDATE rule of
+// virtio_transport_stream_do_dequeue().
+class DeviceSession {
+ public:
+  DeviceSession(std::unique_ptr<VsockDevice> device, const Plan& plan)
+      : device_(std::move(device)),
+        driver_(*device_, {.queue_size = device_->queue_max_sizes()[0],
+                           .rx_payload = 4096 - static_cast<uint32_t>(kHeaderSize),
+                           .unlocked_memory = true}),
+        stack_(driver_) {
+    (void)plan;
+    driver_.discard_payload = true;
+    stack_.keep_data = false;
+    stack_.keep_log = false;
+    stack_.listen(1024);
+  }
+  ~DeviceSession() {
+    if (fd_ >= 0) {
+      ::close(fd_);
     }
-    finish(done, driver);
-  });
-  drive_guest(stack, driver, done);
-  client.join();
-  return fd;
-}
+    device_->reset();  // the device thread must stop touching the driver's memory first
+    if (g_print_cpu) {
+      fmt::print("  guest: {} kicks, {} credit requests from the device\n", driver_.kicks,
+                 stack_.credit_requests);
+    }
+    if (stack_.errors != 0 || driver_.protocol_errors != 0 || driver_.interrupt().needs_reset) {
+      fmt::print(stderr, "vsock_bench: protocol errors during the run\n");
+    }
+  }
+  DeviceSession(const DeviceSession&) = delete;
+  DeviceSession& operator=(const DeviceSession&) = delete;
 
-// The guest as Linux 6.1 drives the device: the device's queue size (256), rx buffers of
-// VIRTIO_VSOCK_DEFAULT_RX_BUF_SIZE = 4 KiB including the 44-byte header, refilled once half
-// are used, tx packets of up to 64 KiB, EVENT_IDX kick suppression, buf_alloc 256 KiB with
-// the CREDIT_UPDATE rule of virtio_transport_stream_do_dequeue().
-Figures through_device(const std::string& path, const Plan& plan) {
-  Figures f;
-  auto created = VsockDevice::create(3, path, VsockOptions{.conn_buffer_bytes = plan.conn_buffer});
-  if (!created) {
-    fmt::print(stderr, "vsock_bench: {}\n", created.error().message());
-    return f;
-  }
-  VsockGuestDriver driver(**created, {.queue_size = (*created)->queue_max_sizes()[0],
-                                      .rx_payload = 4096 - kHeaderSize,
-                                      .unlocked_memory = true});
-  driver.discard_payload = true;
-  if (!driver.activate()) {
-    return f;
-  }
-  GuestVsockStack stack(driver);
-  stack.keep_data = false;
-  stack.keep_log = false;
-  stack.listen(1024);
-  const int fd = handshake(path, stack, driver);
-  const GuestVsockStack::Key key = stack.accepted().at(0);
-  std::atomic<bool> done{false};
-  if (plan.up) {
-    CpuSplit cpu;
-    const auto [waits0, preempted0] = context_switches();
-    const double process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    const double guest0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-    const auto start = std::chrono::steady_clock::now();
-    std::thread up([&] {
-      source(fd, plan.bytes);
-      cpu.writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+  bool connect(const std::string& path) {
+    if (!driver_.activate()) {
+      return false;
+    }
+    std::atomic<bool> done{false};
+    std::thread client([&] {
+      testing::HostEnd end = testing::HostEnd::connect(path);
+      fd_ = ::dup(end.fd());
+      // HostEnd made the socket non-blocking; the bench client uses blocking I/O.
+      testing::HostEnd::set_blocking(fd_);
+      const std::string line = "CONNECT 1024\n";
+      (void)write_all(fd_, reinterpret_cast<const std::byte*>(line.data()), line.size());
+      std::byte c{};
+      while (read_exact(fd_, &c, 1) && c != std::byte{'\n'}) {
+      }
+      finish(done, driver_);
     });
-    drive_guest(stack, driver, done,
-                [&] { done = stack.conns()[key].received >= plan.bytes; });
-    f.up_mib_s = mib_per_s(plan.bytes, start);
-    cpu.wall = seconds_since(start);
-    cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - guest0;
-    up.join();
-    cpu.rest = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - cpu.writer - cpu.reader;
-    const auto [waits1, preempted1] = context_switches();
-    cpu.waits = waits1 - waits0;
-    cpu.preempted = preempted1 - preempted0;
-    print_cpu("device host->guest", cpu, plan.bytes);
+    drive_guest(stack_, driver_, done);
+    client.join();
+    if (stack_.accepted().empty()) {
+      return false;
+    }
+    key_ = stack_.accepted().front();
+    return true;
   }
-  if (plan.down) {
-    done = false;
-    stack.write_synthetic(key, plan.bytes);
-    CpuSplit cpu;
-    const auto [waits0, preempted0] = context_switches();
-    const double process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    const double guest0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-    const auto start = std::chrono::steady_clock::now();
-    std::thread down([&] {
-      sink(fd, plan.bytes);
-      cpu.reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
-      finish(done, driver);
+
+  // Host client -> guest: `bytes` more.
+  void up(uint64_t bytes, CpuSplit& cpu) {
+    const uint64_t target = stack_.conns()[key_].received + bytes;
+    std::atomic<bool> done{false};
+    const Mark mark;
+    double writer = 0;
+    std::thread client([&] {
+      const double writer0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+      source(fd_, bytes);
+      writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - writer0;
     });
-    drive_guest(stack, driver, done);
-    f.down_mib_s = mib_per_s(plan.bytes, start);
-    cpu.wall = seconds_since(start);
-    cpu.writer = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - guest0;
-    down.join();
-    cpu.rest = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - cpu.writer - cpu.reader;
-    const auto [waits1, preempted1] = context_switches();
-    cpu.waits = waits1 - waits0;
-    cpu.preempted = preempted1 - preempted0;
-    print_cpu("device guest->host", cpu, plan.bytes);
+    drive_guest(stack_, driver_, done,
+                [&] { done = stack_.conns()[key_].received >= target; });
+    const double wall = seconds_since(mark.start);
+    const double guest = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - mark.thread0;
+    client.join();
+    mark.add(cpu, wall, writer, guest);
   }
-  if (plan.rtt) {
-    done = false;
-    uint64_t echoed = stack.conns()[key].received;
-    std::vector<double> rtts;
+
+  // Guest -> host client: `bytes` more.
+  void down(uint64_t bytes, CpuSplit& cpu) {
+    stack_.write_synthetic(key_, bytes);
+    std::atomic<bool> done{false};
+    const Mark mark;
+    double reader = 0;
+    std::thread client([&] {
+      const double reader0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+      sink(fd_, bytes);
+      reader = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - reader0;
+      finish(done, driver_);
+    });
+    drive_guest(stack_, driver_, done);
+    const double wall = seconds_since(mark.start);
+    const double guest = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - mark.thread0;
+    client.join();
+    mark.add(cpu, wall, guest, reader);
+  }
+
+  // `count` round trips: the client writes 64 bytes, the guest echoes them.
+  void ping_pong(int count, std::vector<double>& rtts) {
+    std::atomic<bool> done{false};
+    uint64_t echoed = stack_.conns()[key_].received;
     std::thread pinger([&] {
-      rtts = ping(fd, plan.pings);
-      finish(done, driver);
+      const std::vector<double> more = ping(fd_, count);
+      rtts.insert(rtts.end(), more.begin(), more.end());
+      finish(done, driver_);
     });
-    drive_guest(stack, driver, done, [&] {
-      const uint64_t received = stack.conns()[key].received;
+    drive_guest(stack_, driver_, done, [&] {
+      const uint64_t received = stack_.conns()[key_].received;
       if (received > echoed) {
-        stack.write_synthetic(key, received - echoed);
+        stack_.write_synthetic(key_, received - echoed);
         echoed = received;
-        stack.pump();
+        stack_.pump();
       }
     });
     pinger.join();
-    f.rtt_us = median(rtts);
   }
-  ::close(fd);
-  (*created)->reset();  // the device thread must stop touching `driver`'s memory first
-  if (stack.errors != 0 || driver.protocol_errors != 0 || driver.interrupt().needs_reset) {
-    fmt::print(stderr, "vsock_bench: protocol errors during the run\n");
+
+ private:
+  // Start of a timed transfer: wall clock, this (guest) thread's and the process's CPU.
+  struct Mark {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    double thread0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    double process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    std::pair<long, long> switches0 = context_switches();
+    void add(CpuSplit& cpu, double wall, double writer, double reader) const {
+      const auto [waits1, preempted1] = context_switches();
+      cpu.wall += wall;
+      cpu.writer += writer;
+      cpu.reader += reader;
+      cpu.rest += cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0 - writer - reader;
+      cpu.waits += waits1 - switches0.first;
+      cpu.preempted += preempted1 - switches0.second;
+    }
+  };
+
+  std::unique_ptr<VsockDevice> device_;
+  VsockGuestDriver driver_;
+  GuestVsockStack stack_;
+  int fd_ = -1;
+  GuestVsockStack::Key key_{};
+};
+
+// One run: each direction in kSegments pieces, alternating ceiling and device piece by
+// piece so both see the same machine load (this host is shared), likewise the round trips.
+constexpr int kSegments = 8;
+
+void one_run(const std::string& path, const Plan& plan, Figures& ceiling, Figures& device) {
+  auto created = VsockDevice::create(3, path, VsockOptions{.conn_buffer_bytes = plan.conn_buffer});
+  if (!created) {
+    fmt::print(stderr, "vsock_bench: {}\n", created.error().message());
+    return;
   }
-  return f;
+  DeviceSession session(std::move(*created), plan);
+  if (!session.connect(path)) {
+    fmt::print(stderr, "vsock_bench: the hybrid-vsock handshake failed\n");
+    return;
+  }
+  Ceiling pair;
+  const uint64_t piece = plan.bytes / kSegments;
+  const double mib = static_cast<double>(piece * kSegments) / (1 << 20);
+  if (plan.up) {
+    CpuSplit c;
+    CpuSplit d;
+    for (int i = 0; i < kSegments; ++i) {
+      pair.transfer(piece, c);
+      session.up(piece, d);
+    }
+    ceiling.up_mib_s = mib / c.wall;
+    device.up_mib_s = mib / d.wall;
+    print_cpu("ceiling", c, piece * kSegments);
+    print_cpu("device host->guest", d, piece * kSegments);
+  }
+  if (plan.down) {
+    CpuSplit c;
+    CpuSplit d;
+    for (int i = 0; i < kSegments; ++i) {
+      pair.transfer(piece, c);
+      session.down(piece, d);
+    }
+    ceiling.down_mib_s = mib / c.wall;
+    device.down_mib_s = mib / d.wall;
+    print_cpu("ceiling", c, piece * kSegments);
+    print_cpu("device guest->host", d, piece * kSegments);
+  }
+  if (plan.rtt) {
+    std::vector<double> c;
+    std::vector<double> d;
+    for (int i = 0; i < kSegments; ++i) {
+      pair.ping_pong(plan.pings / kSegments, c);
+      session.ping_pong(plan.pings / kSegments, d);
+    }
+    ceiling.rtt_us = median(c);
+    device.rtt_us = median(d);
+  }
 }
 
 struct Spread {
@@ -416,8 +502,9 @@ int main(int argc, char** argv) {
   std::vector<Figures> ceiling;
   std::vector<Figures> device;
   for (int run = 0; run < plan.runs; ++run) {
-    ceiling.push_back(socketpair_ceiling(plan));
-    device.push_back(through_device(path, plan));
+    ceiling.emplace_back();
+    device.emplace_back();
+    one_run(path, plan, ceiling.back(), device.back());
     fmt::print("run {}: ceiling {:.0f}/{:.0f} MiB/s {:.1f} us, device {:.0f}/{:.0f} MiB/s "
                "{:.1f} us (host->guest/guest->host, RTT)\n",
                run + 1, ceiling.back().up_mib_s, ceiling.back().down_mib_s,

@@ -43,12 +43,12 @@ constexpr uint32_t available_credit(uint32_t peer_buf_alloc, uint32_t peer_fwd_c
 
 class Connection final {
  public:
+  using Clock = std::chrono::steady_clock;
   enum class State {
     kAwaitConnectLine,  // host client accepted, handshake line incomplete
     kAwaitResponse,     // REQUEST sent to the guest, waiting for RESPONSE or RST
     kEstablished,       // data flows
   };
-  using Clock = std::chrono::steady_clock;
 
   Connection(UniqueFd fd, uint64_t id, State state, uint32_t buf_alloc);
 
@@ -69,12 +69,14 @@ class Connection final {
   }
   /// Fills buf_alloc/fwd_cnt of an outgoing header and notes them as advertised.
   void stamp_credit(VsockHeader& header);
-  /// True when we have freed space the guest does not know about and either its view of our
-  /// free space is below half the buffer or the unannounced space is 64 KiB (a quarter of a
-  /// smaller buffer).
+  /// True when the guest's view of our free space is below half the buffer and we have
+  /// freed space it does not know about (it would otherwise stall).
   bool should_send_credit_update() const noexcept;
   bool credit_update_queued = false;
   bool credit_request_queued = false;
+  /// When we found the guest's credit exhausted (cleared when it grows); a CREDIT_REQUEST
+  /// goes out only if the guest stays silent (VsockOptions::credit_request_delay).
+  std::optional<Clock::time_point> credit_starved_since;
 
   // --- guest -> host --------------------------------------------------------------------
   enum class Io { kOk, kCreditExceeded, kHostGone };

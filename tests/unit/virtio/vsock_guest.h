@@ -402,6 +402,7 @@ class GuestVsockStack {
   bool answer_requests = true;  // false: REQUESTs are only logged
   bool auto_rst_on_full_shutdown = true;  // like Linux: answer SHUTDOWN(both) with RST
   int errors = 0;  // packets that broke the protocol (credit overrun, bad address)
+  uint64_t credit_requests = 0;  // CREDIT_REQUESTs the host sent
 
  private:
   vsock::VsockHeader header(Key key, vsock::Op op, uint32_t flags = 0) {
@@ -495,6 +496,7 @@ class GuestVsockStack {
         }
         return;
       case vsock::Op::kCreditRequest:
+        ++credit_requests;
         control(key, vsock::Op::kCreditUpdate);
         return;
       case vsock::Op::kRw:
