@@ -225,6 +225,10 @@ void drive_guest(GuestVsockStack& stack, VsockGuestDriver& driver, const std::at
     stack.pump();
     each();
     driver.interrupt().wait(std::chrono::milliseconds(5));
+    if (driver.interrupt().needs_reset) {
+      fmt::print(stderr, "vsock_bench: the device set DEVICE_NEEDS_RESET\n");
+      std::_Exit(2);
+    }
   }
 }
 

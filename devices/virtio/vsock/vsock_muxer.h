@@ -78,8 +78,6 @@ class VsockMuxer final {
   /// Whether next_rx_packet() may have something.
   bool has_rx_work() const noexcept { return !control_.empty() || !ready_.empty(); }
   bool tx_backlogged() const noexcept { return control_.size() >= kMaxControlBacklog; }
-  /// Whether control packets (credit updates, RESPONSE, RST ...) wait for rx buffers.
-  bool has_control() const noexcept { return !control_.empty(); }
   /// The next packet for the guest, its payload (header.len bytes) written to `payload`
   /// (which bounds it); std::nullopt when there is nothing to send.
   std::optional<VsockHeader> next_rx_packet(std::span<std::byte> payload);
