@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string_view>
 
@@ -15,6 +16,7 @@
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
 #include "devices/virtio/vsock/vsock_device.h"
+#include "vmm/firmware_platform.h"
 #include "vmm/plain_backend.h"
 #include "vmm/signals.h"
 #include "vmm/x86/cpu_features.h"
@@ -156,6 +158,28 @@ x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte>
   return spec;
 }
 
+/// With --firmware, OVMF takes the kernel from fw_cfg and starts it as an EFI application (or,
+/// failing that, through the Linux boot protocol): both need a bzImage, never an ELF vmlinux.
+Result<void> check_firmware_kernel(std::span<const std::byte> kernel, const std::string& path) {
+  CVM_ASSIGN_OR_RETURN(const x86::KernelFormat format, x86::detect_kernel_format(kernel));
+  if (format != x86::KernelFormat::kBzImage) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--kernel {}: with --firmware the firmware loads the kernel through "
+                      "fw_cfg, which needs a bzImage (an EFI-stub kernel), not an ELF vmlinux",
+                      path);
+  }
+  return ok();
+}
+
+/// Bytes already read, as the shared blob fw_cfg serves; null when there are none (fw_cfg then
+/// serves no such item).
+firmware::Blob as_blob(std::vector<std::byte> bytes) {
+  if (bytes.empty()) {
+    return nullptr;
+  }
+  return std::make_shared<const std::vector<std::byte>>(std::move(bytes));
+}
+
 }  // namespace
 
 Result<void> check_machine_config(const VmConfig& config) {
@@ -169,11 +193,16 @@ Result<void> check_machine_config(const VmConfig& config) {
                         "{} needs --firmware (TDVF for TDX, an SEV-SNP OVMF for SNP)",
                         platform_flag(config.platform.tee));
     }
-  } else if (config.payload.kernel.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "--kernel is required");
+  } else if (config.payload.kernel.empty() && !config.payload.firmware) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--kernel is required unless --firmware boots the guest");
   }
-  if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
-    return make_error(ErrorCode::kInvalidArgument, "--firmware is not supported by cvmm run yet");
+  if (config.platform.tee == TeeKind::kNone && config.payload.firmware &&
+      config.payload.kernel.empty() &&
+      (config.payload.initramfs || !config.payload.cmdline.empty())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--initramfs and --cmdline need --kernel: with --firmware, the firmware "
+                      "loads all three through fw_cfg");
   }
   return ok();
 }
@@ -202,10 +231,20 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
                        x86::compute_memory_layout(config.memory.size_bytes));
   Images images;
   if (config.platform.tee == TeeKind::kNone) {  // confidential guests read theirs as blobs
-    CVM_ASSIGN_OR_RETURN(images.kernel,
-                         read_optional(config.payload.kernel, "reading the kernel"));
+    if (!config.payload.kernel.empty()) {  // a firmware boot may have none
+      CVM_ASSIGN_OR_RETURN(images.kernel,
+                           read_optional(config.payload.kernel, "reading the kernel"));
+    }
     CVM_ASSIGN_OR_RETURN(images.initrd,
                          read_optional(config.payload.initramfs, "reading the initramfs"));
+  }
+  if (config.payload.firmware && config.platform.tee == TeeKind::kNone) {
+    if (!images.kernel.empty()) {
+      CVM_TRY(check_firmware_kernel(images.kernel, config.payload.kernel));
+    }
+    CVM_ASSIGN_OR_RETURN(images.firmware,
+                         read_optional(config.payload.firmware, "reading the firmware"));
+    CVM_TRY(x86::firmware_region(images.firmware.size(), *config.payload.firmware));
   }
   CVM_ASSIGN_OR_RETURN(auto virtio, open_virtio_devices(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
@@ -213,6 +252,16 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   CVM_TRY(check_host(system, *backend, config.platform));
   if (backend->requirements().private_memory || backend->requirements().firmware_boot) {
     return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
+  }
+  if (config.payload.firmware) {
+    const uint64_t firmware_bytes = images.firmware.size();  // read before the move below
+    return create_firmware_boot(
+        config, FirmwareBoot{std::move(backend), std::move(system), backing, layout,
+                             std::move(images.firmware),
+                             FwCfgPayload{.kernel = as_blob(std::move(images.kernel)),
+                                          .initrd = as_blob(std::move(images.initrd)),
+                                          .firmware_bytes = firmware_bytes},
+                             std::move(virtio)});
   }
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(system));
   const std::vector<RamRange> ranges = ram_ranges(layout);
@@ -225,10 +274,47 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   return machine;
 }
 
+// Plain firmware boot: the image ends at 4 GiB as ordinary writable RAM (what Cloud
+// Hypervisor does; OVMF then finds no pflash and keeps its variables in RAM), vCPU 0 stays
+// at KVM's architectural reset state (real mode, CS.base 0xffff0000, RIP 0xfff0: the image's
+// last 16 bytes) and the APs wait for INIT/SIPI. vmm/x86/FIRMWARE-PLATFORM.md has the reasons.
+Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& config,
+                                                               FirmwareBoot boot) {
+  const std::vector<std::byte>& image = boot.image;
+  CVM_ASSIGN_OR_RETURN(const x86::RamRegion region,
+                       x86::firmware_region(image.size(), *config.payload.firmware));
+  CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(boot.system));
+  CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ram_ranges(boot.layout), boot.backing));
+  CVM_TRY(memory->add_region(vm, RamRange{region.gpa, region.size}));
+  CVM_ASSIGN_OR_RETURN(const std::span<std::byte> target,
+                       memory->host_span(region.gpa, region.size));
+  // Bounds: firmware_region() made region.size == image.size(), and host_span covers it.
+  std::memcpy(target.data(), image.data(), image.size());
+  std::unique_ptr<Machine> machine(
+      new Machine(std::move(boot.system), std::move(memory), std::move(vm)));
+  machine->backend_ = std::move(boot.backend);
+  CVM_TRY(machine->create_vcpus(config, /*set_boot_msrs=*/false));
+  CVM_TRY(machine->finish_devices(config, std::move(boot.virtio), std::move(boot.payload)));
+  return machine;
+}
+
 Result<void> Machine::finish_devices(
-    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
-  CVM_ASSIGN_OR_RETURN(devices_,
-                       MachineDevices::create(vm_, config.serial, *memory_, std::move(virtio)));
+    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+    FwCfgPayload payload) {
+  std::optional<devices::fw_cfg::FwCfgStore> fw_cfg;
+  if (config.payload.firmware) {  // firmware learns the platform through fw_cfg
+    CVM_ASSIGN_OR_RETURN(const FwCfgMachineSpec spec,
+                         fw_cfg_machine_spec(config, virtio.size(), std::move(payload)));
+    CVM_ASSIGN_OR_RETURN(fw_cfg, build_machine_fw_cfg(spec));
+  }
+  CVM_ASSIGN_OR_RETURN(devices_, MachineDevices::create(vm_, config.serial, *memory_,
+                                                        std::move(virtio), std::move(fw_cfg)));
+  if (config.payload.firmware) {
+    CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
+                         x86::compute_memory_layout(config.memory.size_bytes));
+    CVM_TRY(insert_firmware_platform(devices_->pio_bus(), *devices_, layout,
+                                     config.cpus.boot_vcpus));
+  }
   CVM_ASSIGN_OR_RETURN(runner_, VcpuRunner::create(vcpus_, *devices_));
   runner_->set_interceptor(backend_->exit_interceptor());
   devices_->attach(*runner_);
@@ -246,11 +332,17 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   if (!boot) {
     return std::move(boot).error().context(config.payload.kernel);
   }
+  CVM_TRY(create_vcpus(config, /*set_boot_msrs=*/true));
+  // Application processors wait for INIT/SIPI from the guest (MADT-driven SMP boot).
+  return apply_boot_state(vcpus_[0], boot->bsp);
+}
+
+Result<void> Machine::create_vcpus(const VmConfig& config, bool set_boot_msrs) {
   CVM_ASSIGN_OR_RETURN(const auto cpuid, system_.supported_cpuid());
   CVM_ASSIGN_OR_RETURN(const auto msrs, system_.supported_msrs());
-  VcpuSetup setup{cpuid, msrs, {}};
+  VcpuSetup setup{cpuid, msrs, {}, set_boot_msrs};
   setup.cpuid_policy.vcpu_count = config.cpus.boot_vcpus;
-  if (emulating) {
+  if (emulating_host()) {
     setup.cpuid_policy.hidden.assign(std::begin(x86::kNestedHostRequiredHidden),
                                      std::end(x86::kNestedHostRequiredHidden));
   }
@@ -267,8 +359,7 @@ Result<void> Machine::load_and_create_vcpus(const VmConfig& config,
   for (const kvm::Vcpu& vcpu : vcpus_) {
     CVM_TRY(configure_vcpu(vcpu, setup));
   }
-  // Application processors wait for INIT/SIPI from the guest (MADT-driven SMP boot).
-  return apply_boot_state(vcpus_[0], boot->bsp);
+  return ok();
 }
 
 Result<int> Machine::run() {
@@ -382,7 +473,9 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->create_tee_vcpus(config, plan));
   CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  CVM_TRY(machine->finish_devices(config, std::move(virtio),
+                                  {inputs.kernel, inputs.initrd,
+                                   inputs.firmware ? inputs.firmware->size() : 0}));
   return machine;
 }
 

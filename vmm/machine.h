@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// vmm::Machine: one plain-KVM x86-64 VM booted directly from a Linux kernel (bzImage or ELF
-// vmlinux): split irqchip, guest RAM, vCPUs set up from the vmm/x86 boot builders, the
-// platform devices (machine_devices.h) and one thread per vCPU.
+// vmm::Machine: one x86-64 VM booted directly from a Linux kernel (bzImage or ELF vmlinux),
+// from a firmware image at the reset vector (--firmware, plain KVM), or through a TEE backend:
+// split irqchip, guest RAM, vCPUs set up from the vmm/x86 boot builders, the platform devices
+// (machine_devices.h, plus firmware_platform.h for firmware boots) and one thread per vCPU.
 //
 // Ownership and teardown order (members are declared in this order and destroyed in
 // reverse): the runner joins every vCPU thread first; then the devices go; then the vCPU fds
@@ -15,6 +16,7 @@
 
 #include "base/result.h"
 #include "vmm/config/vm_config.h"
+#include "vmm/fw_cfg_items.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm/system.h"
 #include "vmm/machine_devices.h"
@@ -52,6 +54,11 @@ class Machine final {
   /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
   [[nodiscard]] Result<int> run();
 
+  /// The platform devices (tests drive port I/O through them).
+  MachineDevices& devices() noexcept { return *devices_; }
+  /// Guest RAM as devices reach it (tests check what device DMA wrote).
+  GuestMemory& memory() noexcept { return *memory_; }
+
  private:
   Machine(kvm::System system, std::unique_ptr<GuestMemory> memory, kvm::Vm vm) noexcept
       : system_(std::move(system)), memory_(std::move(memory)), vm_(std::move(vm)) {}
@@ -60,10 +67,27 @@ class Machine final {
     std::vector<std::byte> kernel;
     std::vector<std::byte> initrd;
     std::vector<x86::VirtioMmioSlot> virtio_slots;  // announced to the guest, in device order
+    std::vector<std::byte> firmware;                 // plain --firmware boot only
   };
   [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
                                                    const x86::MemoryLayout& layout,
                                                    const Images& images);
+  /// Creates config.cpus.boot_vcpus vCPUs with CPUID, LAPIC wiring, FPU and (optionally) the
+  /// boot MSRs; registers stay at KVM's reset state.
+  [[nodiscard]] Result<void> create_vcpus(const VmConfig& config, bool set_boot_msrs);
+
+  // Plain --firmware boot without a TEE: what create() has prepared for it.
+  struct FirmwareBoot {
+    std::unique_ptr<TeeBackend> backend;
+    kvm::System system;
+    RamBacking backing;
+    x86::MemoryLayout layout;
+    std::vector<std::byte> image;  // the firmware file, size already checked
+    FwCfgPayload payload;          // the kernel and initrd already read (and checked)
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio;
+  };
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create_firmware_boot(
+      const VmConfig& config, FirmwareBoot boot);
   void report(const StopReport& stop, uint64_t start_ns) const;
 
   // Confidential guests (machine_tee.cc): the launch steps of vmm/tee_backend.h.
@@ -73,8 +97,11 @@ class Machine final {
       std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
   [[nodiscard]] Result<void> create_tee_vcpus(const VmConfig& config,
                                               const firmware::LaunchPlan& plan);
+  /// Builds the devices; with --firmware also the fw_cfg items (vmm/fw_cfg_items.h), from
+  /// `payload` where the launch already read the kernel and initrd.
   [[nodiscard]] Result<void> finish_devices(
-      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
+      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+      FwCfgPayload payload = {});
 
   std::unique_ptr<TeeBackend> backend_;  // outlives everything that may call into it
   kvm::System system_;
@@ -85,8 +112,10 @@ class Machine final {
   std::unique_ptr<VcpuRunner> runner_;
 };
 
-/// The config checks that need no host access (pure): vCPU count 1..255, a kernel path, no
-/// --firmware for plain VMs.
+/// The config checks that need no host access (pure): vCPU count 1..255; a TEE needs
+/// --firmware; a plain VM needs --kernel (direct boot) or --firmware (firmware boot, where a
+/// --kernel, --initramfs and --cmdline are handed to the firmware through fw_cfg; the latter two
+/// need --kernel).
 /// Errors: kInvalidArgument with the offending option.
 [[nodiscard]] Result<void> check_machine_config(const VmConfig& config);
 

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "devices/fw_cfg/fw_cfg_device.h"
+
 namespace cvm::vmm {
 namespace {
 
@@ -51,10 +53,16 @@ Result<std::unique_ptr<devices::serial::SerialOutput>> open_serial_output(
 
 Result<std::unique_ptr<MachineDevices>> MachineDevices::create(
     const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
-    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+    std::optional<devices::fw_cfg::FwCfgStore> fw_cfg) {
   CVM_ASSIGN_OR_RETURN(auto output, open_serial_output(serial));
   std::unique_ptr<MachineDevices> devices(new MachineDevices(vm, serial));
   CVM_TRY(devices->insert_devices(std::move(output)));
+  if (fw_cfg) {
+    namespace fw = cvm::devices::fw_cfg;
+    CVM_TRY(devices->pio_.insert(std::make_shared<fw::FwCfgDevice>(std::move(*fw_cfg), memory),
+                                 fw::kFwCfgPortBase, fw::kFwCfgPortCount));
+  }
   if (!virtio.empty()) {
     CVM_ASSIGN_OR_RETURN(devices->virtio_,
                          VirtioMmioDevices::create(vm, memory, devices->mmio_, std::move(virtio)));

@@ -5,6 +5,9 @@
 //             0x80         ignored (Linux's I/O delay port)
 //             0x440        boot-timing port: each guest byte written is timestamped
 //                          (CLOCK_MONOTONIC) for the boot benchmark; printed at exit
+//             0x510-0x51b  fw_cfg (firmware boot only): selector 0x510, data 0x511, DMA
+//                          address 0x514-0x51b (devices/fw_cfg/fw_cfg_device.h); items from
+//                          vmm/fw_cfg_items.h (e820, ACPI table-loader, CPUs, kernel)
 //             0x600-0x602  ACPI sleep control/status and reset registers (power-off, reset)
 //   MMIO      0xd0000000+  virtio-mmio devices, 4 KiB each, IRQ 5+ (virtio_mmio_devices.h)
 //   MMIO      0xfec00000   userspace IOAPIC (split irqchip), delivering MSIs with
@@ -19,12 +22,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 
 #include "base/result.h"
 #include "devices/acpi/power_device.h"
 #include "devices/bus.h"
 #include "devices/debug/boot_timing_port.h"
+#include "devices/fw_cfg/fw_cfg_store.h"
 #include "devices/interrupt.h"
 #include "devices/ioapic/ioapic.h"
 #include "devices/legacy/i8042.h"
@@ -50,11 +55,14 @@ class MachineDevices final : public ExitDispatcher,
 
   /// Builds the devices and their bus ranges; `virtio` devices go to virtio-mmio slots 0, 1,
   /// ... in order. `vm` and `memory` must outlive the devices.
+  /// With `fw_cfg` (firmware boot) the fw_cfg device serves it at 0x510, its DMA reaching
+  /// guest memory through `memory`.
   /// Errors: kIo when the serial log file cannot be created (naming it); virtio wiring errors
   /// (VirtioMmioDevices::create).
   [[nodiscard]] static Result<std::unique_ptr<MachineDevices>> create(
       const kvm::Vm& vm, const SerialConfig& serial, GuestMemoryView& memory,
-      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio = {});
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio = {},
+      std::optional<devices::fw_cfg::FwCfgStore> fw_cfg = std::nullopt);
 
   /// Starts the device threads: virtio notifications, and with `--serial tty` on a terminal
   /// the console input (raw mode until the devices are destroyed; Ctrl-A x stops the VM).
@@ -75,6 +83,10 @@ class MachineDevices final : public ExitDispatcher,
   void request(devices::PowerRequest request) override;
   // MsiSink (IOAPIC, on vCPU threads).
   void deliver(const devices::MsiMessage& message) override;
+
+  /// The port-I/O bus, for platform devices the machine adds for a firmware boot
+  /// (vmm/firmware_platform.h). Insert before the vCPUs run.
+  devices::Bus& pio_bus() noexcept { return pio_; }
 
   /// Marks written to the boot-timing port so far.
   std::vector<devices::debug::BootTimingMark> boot_marks() const {

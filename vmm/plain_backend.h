@@ -32,6 +32,23 @@ inline constexpr RequiredCapability kPlainOptionalCapabilities[] = {
     {KVM_CAP_VM_TYPES, "KVM_CAP_VM_TYPES", "confidential VM types"},
 };
 
+/// The plain-KVM backend. Its launch steps do nothing (the machine loads the kernel itself);
+/// not final, so tests can derive a backend that changes only the step they are about.
+class PlainBackend : public TeeBackend {
+ public:
+  std::string_view name() const noexcept override { return "plain"; }
+  TeeRequirements requirements() const noexcept override { return TeeRequirements{}; }
+  HostSupport check_host(const kvm::System& system) const override;
+  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs& inputs) const override;
+  Result<void> init_vm(const kvm::System& system, const kvm::Vm& vm,
+                       const firmware::LaunchPlan& plan) override;
+  Result<void> init_vcpu(const kvm::Vm& vm, const kvm::Vcpu& vcpu,
+                         const firmware::LaunchPlan& plan) override;
+  Result<void> launch(const kvm::Vm& vm, GuestMemory& memory, std::span<kvm::Vcpu> vcpus,
+                      const firmware::LaunchPlan& plan) override;
+  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
+};
+
 std::unique_ptr<TeeBackend> make_plain_backend();
 
 }  // namespace cvm::vmm

@@ -113,11 +113,13 @@ Result<void> configure_vcpu(const kvm::Vcpu& vcpu, const VcpuSetup& setup) {
                        x86::build_vcpu_cpuid(supported, setup.cpuid_policy, vcpu.id()));
   CVM_TRY(with_vcpu(vcpu.set_cpuid2(to_kvm_cpuid(cpuid)), vcpu.id(), "CPUID"));
 
-  std::vector<kvm_msr_entry> msrs;
-  for (const x86::MsrEntry& msr : x86::boot_msrs(setup.supported_msrs)) {
-    msrs.push_back(kvm_msr_entry{msr.index, 0, msr.value});
+  if (setup.set_boot_msrs) {
+    std::vector<kvm_msr_entry> msrs;
+    for (const x86::MsrEntry& msr : x86::boot_msrs(setup.supported_msrs)) {
+      msrs.push_back(kvm_msr_entry{msr.index, 0, msr.value});
+    }
+    CVM_TRY(with_vcpu(vcpu.set_msrs(msrs), vcpu.id(), "boot MSRs"));
   }
-  CVM_TRY(with_vcpu(vcpu.set_msrs(msrs), vcpu.id(), "boot MSRs"));
 
   CVM_ASSIGN_OR_RETURN(kvm_lapic_state lapic, vcpu.get_lapic());
   set_lapic_lint_wiring(lapic);

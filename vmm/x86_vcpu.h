@@ -33,9 +33,14 @@ struct VcpuSetup {
   std::span<const kvm_cpuid_entry2> supported_cpuid;  // KVM_GET_SUPPORTED_CPUID
   std::span<const uint32_t> supported_msrs;           // KVM_GET_MSR_INDEX_LIST
   x86::CpuidPolicy cpuid_policy;
+  /// False for a firmware boot: KVM's reset MSR values stay, notably IA32_MTRR_DEF_TYPE = 0
+  /// (MTRRs disabled), which OVMF asserts before programming MTRRs itself
+  /// (OvmfPkg/Library/PlatformInitLib/MemDetect.c, PlatformQemuInitializeRam).
+  bool set_boot_msrs = true;
 };
 
-/// KVM_SET_CPUID2 (built by x86::build_vcpu_cpuid for `vcpu.id()`), KVM_SET_MSRS (boot MSRs),
+/// KVM_SET_CPUID2 (built by x86::build_vcpu_cpuid for `vcpu.id()`), KVM_SET_MSRS (boot MSRs,
+/// unless setup.set_boot_msrs is false),
 /// KVM_SET_LAPIC (LINT wiring) and KVM_SET_FPU (FCW 0x37f, MXCSR 0x1f80: the reset values).
 /// Errors name the ioctl and the vCPU.
 [[nodiscard]] Result<void> configure_vcpu(const kvm::Vcpu& vcpu, const VcpuSetup& setup);

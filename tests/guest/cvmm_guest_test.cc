@@ -295,15 +295,7 @@ TEST_F(CvmmGuestTest, VsockSixtyFourConcurrentGuestConnections) {
     }
     connections.push_back(std::move(*connection));
   }
-  std::vector<Result<StreamSummary>> streams(kConnections, StreamSummary{});
-  std::vector<std::thread> readers;
-  for (uint32_t i = 0; i < kConnections; ++i) {
-    readers.emplace_back(
-        [&, i] { streams[i] = read_to_eof(connections[i].get(), kTimeout, kBytes); });
-  }
-  for (std::thread& reader : readers) {
-    reader.join();
-  }
+  const auto streams = read_all_to_eof(connections, kTimeout, kBytes);
   connections.clear();
   const CvmmRun run = finish(*dir_, child->wait(kTimeout));
   std::vector<bool> seen(kConnections, false);

@@ -358,6 +358,21 @@ Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout, std
   }
 }
 
+std::vector<Result<StreamSummary>> read_all_to_eof(std::span<const UniqueFd> fds,
+                                                   std::chrono::milliseconds timeout,
+                                                   std::size_t keep) {
+  std::vector<Result<StreamSummary>> streams(fds.size(), StreamSummary{});
+  std::vector<std::thread> readers;
+  readers.reserve(fds.size());
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    readers.emplace_back([&, i] { streams[i] = read_to_eof(fds[i].get(), timeout, keep); });
+  }
+  for (std::thread& reader : readers) {
+    reader.join();
+  }
+  return streams;
+}
+
 Result<void> write_all(int fd, std::span<const std::byte> bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);

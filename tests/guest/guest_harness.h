@@ -121,6 +121,11 @@ struct StreamSummary {
 };
 /// Reads until EOF (or an error such as ECONNRESET after data, which ends the stream too).
 Result<StreamSummary> read_to_eof(int fd, std::chrono::milliseconds timeout, std::size_t keep = 0);
+/// read_to_eof on every stream at once, one thread each (a guest that writes its connections
+/// in turn would stall a sequential reader on flow control); results in `fds` order.
+std::vector<Result<StreamSummary>> read_all_to_eof(std::span<const UniqueFd> fds,
+                                                   std::chrono::milliseconds timeout,
+                                                   std::size_t keep = 0);
 /// send() until done; MSG_NOSIGNAL, so a closed peer is an error, not SIGPIPE.
 Result<void> write_all(int fd, std::span<const std::byte> bytes);
 

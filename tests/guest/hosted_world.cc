@@ -16,6 +16,7 @@ void crc32_init(void);
 void clock_init(void);
 void virtq_pool_reset(void);
 void hosted_port_write(uint16_t port, uint8_t value);
+void hosted_port_write_wide(uint16_t port, uint32_t value, unsigned size);
 uint8_t hosted_port_read(uint16_t port);
 uint32_t hosted_mmio_read(uintptr_t address, unsigned size);
 void hosted_mmio_write(uintptr_t address, uint32_t value, unsigned size);
@@ -35,6 +36,11 @@ struct HostedWorld {
   std::mutex mutex;
   std::string console;
   std::map<uint64_t, devices::BusDevice*> windows;  // base -> device
+  struct PortRange {
+    uint16_t count = 0;
+    devices::BusDevice* device = nullptr;
+  };
+  std::map<uint16_t, PortRange> ports;  // base -> device
 };
 HostedWorld world;
 
@@ -47,6 +53,18 @@ devices::BusDevice* window_at(uintptr_t address, uint64_t& offset) {
   --it;
   offset = address - it->first;
   return offset < kHostedSlotSize ? it->second : nullptr;
+}
+
+/// The device whose port range holds [port, port + size), and the offset of `port` in it.
+devices::BusDevice* port_device(uint16_t port, unsigned size, uint64_t& offset) {
+  const std::lock_guard lock(world.mutex);
+  auto it = world.ports.upper_bound(port);
+  if (it == world.ports.begin()) {
+    return nullptr;
+  }
+  --it;
+  offset = port - it->first;
+  return offset + size <= it->second.count ? it->second.device : nullptr;
 }
 
 }  // namespace
@@ -78,6 +96,11 @@ void hosted_attach(uint32_t index, devices::BusDevice& device) {
   world.windows[kHostedSlotBase + index * kHostedSlotSize] = &device;
 }
 
+void hosted_attach_port(uint16_t base, uint16_t count, devices::BusDevice& device) {
+  const std::lock_guard lock(world.mutex);
+  world.ports[base] = HostedWorld::PortRange{count, &device};
+}
+
 GuestReport hosted_run(const std::string& program_args) {
   std::string cmdline = program_args;
   {
@@ -94,15 +117,32 @@ GuestReport hosted_run(const std::string& program_args) {
   guest_run(cmdline.c_str());
   const std::lock_guard lock(world.mutex);
   world.windows.clear();
+  world.ports.clear();
   return parse_report(world.console);
 }
 
 }  // namespace cvm::test::guest
 
+using cvm::test::guest::port_device;
 using cvm::test::guest::window_at;
 using cvm::test::guest::world;
 
+extern "C" void hosted_port_write_wide(uint16_t port, uint32_t value, unsigned size) {
+  uint64_t offset = 0;
+  if (cvm::devices::BusDevice* device = port_device(port, size, offset)) {
+    std::array<std::byte, 4> bytes{};
+    cvm::store_le<uint32_t>(std::span<std::byte, 4>(bytes), value);
+    device->write(offset, std::span(bytes).first(size));
+  }
+}
+
 extern "C" void hosted_port_write(uint16_t port, uint8_t value) {
+  uint64_t offset = 0;
+  if (cvm::devices::BusDevice* device = port_device(port, 1, offset)) {
+    const std::byte byte{value};
+    device->write(offset, std::span(&byte, 1));
+    return;
+  }
   if (port == cvm::test::guest::kCom1) {
     const std::lock_guard lock(world.mutex);
     world.console.push_back(static_cast<char>(value));
@@ -110,6 +150,12 @@ extern "C" void hosted_port_write(uint16_t port, uint8_t value) {
 }
 
 extern "C" uint8_t hosted_port_read(uint16_t port) {
+  uint64_t offset = 0;
+  if (cvm::devices::BusDevice* device = port_device(port, 1, offset)) {
+    std::byte byte{};
+    device->read(offset, std::span(&byte, 1));
+    return static_cast<uint8_t>(byte);
+  }
   return port == cvm::test::guest::kCom1LineStatus ? cvm::test::guest::kLineStatusThrEmpty : 0xff;
 }
 

@@ -36,6 +36,10 @@ inline constexpr uint64_t kHostedSlotSize = 0x1000;
 /// Registers `device` (typically an MmioTransport) at slot `index` for the next run.
 void hosted_attach(uint32_t index, devices::BusDevice& device);
 
+/// Registers `device` at I/O ports [base, base + count) for the next run (port offsets are
+/// passed to the device relative to `base`, as the machine's bus does).
+void hosted_attach_port(uint16_t base, uint16_t count, devices::BusDevice& device);
+
 /// Resets the guest's static state, runs `program_args` plus one virtio_mmio.device= per
 /// attached slot, detaches every device and returns the guest's report.
 GuestReport hosted_run(const std::string& program_args);

@@ -318,14 +318,7 @@ TEST(QemuGuestTest, VsockSixtyFourConcurrentGuestConnections) {
     ASSERT_TRUE(connection) << "connection " << i << ": " << connection.error().message();
     connections.push_back(std::move(*connection));
   }
-  std::vector<Result<StreamSummary>> streams(kConnections, StreamSummary{});
-  std::vector<std::thread> readers;
-  for (uint32_t i = 0; i < kConnections; ++i) {
-    readers.emplace_back([&, i] { streams[i] = read_to_eof(connections[i].get(), kTimeout); });
-  }
-  for (std::thread& reader : readers) {
-    reader.join();
-  }
+  const auto streams = read_all_to_eof(connections, kTimeout);
   connections.clear();
   const QemuRun run = finish_qemu(*dir, *child);
   for (uint32_t i = 0; i < kConnections; ++i) {

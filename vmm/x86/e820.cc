@@ -20,4 +20,16 @@ std::vector<E820Entry> build_e820_map(const MemoryLayout& layout) {
   return map;
 }
 
+std::vector<E820Entry> build_firmware_e820_map(const MemoryLayout& layout,
+                                               const RamRegion& firmware) {
+  std::vector<E820Entry> map = {
+      {.addr = 0, .size = layout.low_ram_end, .type = E820Type::kRam},
+      {.addr = firmware.gpa, .size = firmware.size, .type = E820Type::kReserved},
+  };
+  if (layout.high_ram_bytes != 0) {
+    map.push_back({.addr = kHighRamStart, .size = layout.high_ram_bytes, .type = E820Type::kRam});
+  }
+  return map;
+}
+
 }  // namespace cvm::vmm::x86

@@ -35,4 +35,13 @@ struct E820Entry {
 /// The MMIO hole and device windows are not listed (they are not memory).
 std::vector<E820Entry> build_e820_map(const MemoryLayout& layout);
 
+/// The map for a firmware boot (what fw_cfg's etc/e820 should hold), sorted, no overlaps:
+///   [0, low_ram_end) RAM (the firmware owns low memory and reserves what it uses);
+///   `firmware` reserved (the image mapped below 4 GiB, see firmware_region());
+///   [4 GiB, 4 GiB + high_ram_bytes) RAM if any.
+/// The MMIO hole [low_ram_end, 4 GiB) outside the firmware stays unlisted, as on QEMU.
+/// OVMF (edk2-stable202211 PlatformScanOrAdd64BitE820Ram) uses only the RAM entries.
+std::vector<E820Entry> build_firmware_e820_map(const MemoryLayout& layout,
+                                               const RamRegion& firmware);
+
 }  // namespace cvm::vmm::x86

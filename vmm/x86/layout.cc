@@ -37,6 +37,20 @@ std::vector<RamRegion> MemoryLayout::ram_regions() const {
   return regions;
 }
 
+Result<RamRegion> firmware_region(uint64_t image_bytes, std::string_view path) {
+  if (image_bytes == 0 || image_bytes % kPageSize != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "firmware {}: size {:#x} is not a non-zero multiple of 4 KiB", path,
+                      image_bytes);
+  }
+  if (image_bytes > kMaxFirmwareBytes) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "firmware {}: size {} MiB exceeds the {} MiB firmware region below 4 GiB",
+                      path, image_bytes / kMiB, kMaxFirmwareBytes / kMiB);
+  }
+  return RamRegion{.gpa = kFirmwareEnd - image_bytes, .size = image_bytes};
+}
+
 Result<MemoryLayout> compute_memory_layout(uint64_t ram_bytes) {
   if (ram_bytes % kPageSize != 0) {
     return make_error(ErrorCode::kInvalidArgument,

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -140,6 +141,15 @@ struct MemoryLayout {
   /// The one or two RAM regions, low first (these are the KVM memory slots).
   std::vector<RamRegion> ram_regions() const;
 };
+
+/// Largest firmware image: the whole firmware region [kFirmwareStart, 4 GiB).
+inline constexpr uint64_t kMaxFirmwareBytes = kFirmwareEnd - kFirmwareStart;
+
+/// Where a firmware image of `image_bytes` is mapped for a plain (non-TEE) firmware boot: it
+/// ends at 4 GiB, so its last 16 bytes hold the reset vector at 0xfffffff0 (Intel SDM Vol. 3A
+/// §9.1.4 "First Instruction Executed"). Errors: kInvalidArgument, naming `path`, when the
+/// size is 0, not a multiple of 4 KiB, or above kMaxFirmwareBytes.
+[[nodiscard]] Result<RamRegion> firmware_region(uint64_t image_bytes, std::string_view path);
 
 /// Smallest RAM cvmm accepts: the fixed structures end at 1 MiB and a Linux kernel with its
 /// decompression buffer (init_size) needs well over 8 MiB more.

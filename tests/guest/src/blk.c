@@ -12,14 +12,6 @@ enum {
   kRequestTimeoutMs = 30000,
 };
 
-// §5.2.6 struct virtio_blk_req header: type u32 @0, reserved u32 @4, sector u64 @8.
-struct blk_request_header {
-  uint32_t type;
-  uint32_t reserved;
-  uint64_t sector;
-};
-_Static_assert(sizeof(struct blk_request_header) == 16, "virtio_blk_req header is 16 bytes");
-
 bool blk_init(struct blk_device* blk, const struct virtio_mmio_device* probed) {
   memset(blk, 0, sizeof(*blk));
   blk->mmio = *probed;

@@ -32,6 +32,14 @@ enum {
 /// A request that did not complete at the transport level (no status byte to report).
 enum { kBlkTransportError = -1 };
 
+// §5.2.6 struct virtio_blk_req header: type u32 @0, reserved u32 @4, sector u64 @8.
+struct blk_request_header {
+  uint32_t type;
+  uint32_t reserved;
+  uint64_t sector;
+};
+_Static_assert(sizeof(struct blk_request_header) == 16, "virtio_blk_req header is 16 bytes");
+
 struct blk_device {
   struct virtio_mmio_device mmio;
   struct virtq queue;

@@ -39,5 +39,6 @@ bool test_vsock_echo(const struct guest_env* env, const char* name);
 bool test_vsock_send(const struct guest_env* env, const char* name);
 bool test_vsock_multi(const struct guest_env* env, const char* name);
 bool test_vsock_noport(const struct guest_env* env, const char* name);
+bool test_fw_cfg(const struct guest_env* env, const char* name);  // fw_cfg_tests.c
 
 #endif

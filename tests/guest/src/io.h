@@ -16,7 +16,11 @@ uint8_t hosted_port_read(uint16_t port);
 uint32_t hosted_mmio_read(uintptr_t address, unsigned size);
 void hosted_mmio_write(uintptr_t address, uint32_t value, unsigned size);
 
+void hosted_port_write_wide(uint16_t port, uint32_t value, unsigned size);
+
 static inline void outb(uint16_t port, uint8_t value) { hosted_port_write(port, value); }
+static inline void outw(uint16_t port, uint16_t value) { hosted_port_write_wide(port, value, 2); }
+static inline void outl(uint16_t port, uint32_t value) { hosted_port_write_wide(port, value, 4); }
 static inline uint8_t inb(uint16_t port) { return hosted_port_read(port); }
 static inline uint32_t mmio_read32(uintptr_t address) { return hosted_mmio_read(address, 4); }
 static inline void mmio_write32(uintptr_t address, uint32_t value) {
@@ -28,6 +32,14 @@ static inline uint8_t mmio_read8(uintptr_t address) {
 #else
 static inline void outb(uint16_t port, uint8_t value) {
   __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline void outw(uint16_t port, uint16_t value) {
+  __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t value) {
+  __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
 }
 
 static inline uint8_t inb(uint16_t port) {

@@ -3,6 +3,7 @@
 // main.c (entry, IDT, power-off), so the hosted driver tests can run the same programs.
 #include <stdarg.h>
 
+#include "bench.h"
 #include "cmdline.h"
 #include "guest.h"
 #include "lib.h"
@@ -56,6 +57,8 @@ static const struct program_entry kPrograms[] = {
     {"blk-id", test_blk_id},           {"vsock-echo", test_vsock_echo},
     {"vsock-send", test_vsock_send},   {"vsock-multi", test_vsock_multi},
     {"vsock-noport", test_vsock_noport},
+    {"fw-cfg", test_fw_cfg},
+    {"blk-bench", test_blk_bench},     {"vsock-bench", test_vsock_bench},
 };
 
 static bool run_program(const struct guest_env* env) {

@@ -10,7 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "devices/acpi/acpi_pm_io.h"
 #include "devices/bus.h"
+#include "devices/pci/i440fx.h"
+#include "devices/pci/pci_config_io.h"
 #include "devices/serial/uart_16550.h"
 #include "tests/unit/devices/test_doubles.h"
 
@@ -104,6 +107,56 @@ TEST(DevicesConcurrencyTest, UartDeliversHostInputInOrderAcrossThreads) {
   stdin_thread.join();
   EXPECT_TRUE(in_order);
   EXPECT_EQ(uart->input_room(), serial::Uart16550::kInputQueueCapacity);
+}
+
+uint64_t steady_ns() noexcept { return 0; }
+
+// One vCPU moves the PIIX4 PM block around (PMBA/PMIOSE writes through 0xcf8/0xcfc, which
+// insert and remove bus ranges from inside a device access) while another reads the PM
+// timer port: every read either reaches the block (timer 0 with this clock) or misses it
+// (all-ones), never anything else, and the block ends where the last write put it.
+TEST(DevicesConcurrencyTest, PmBlockMovesWhileAnotherVcpuReadsIt) {
+  testing::RecordingPowerSink sink;
+  Bus pio(BusKind::kPio);
+  auto pm_io = std::make_shared<acpi::AcpiPmIo>(sink, &steady_ns);
+  auto config = std::make_shared<pci::PciConfigIo>(sink);
+  ASSERT_TRUE(config
+                  ->add_function(1, 3, std::make_unique<pci::Piix4PowerManagement>(pio, pm_io))
+                  .has_value());
+  ASSERT_TRUE(pio.insert(config, pci::kPciConfigIoBase, pci::kPciConfigIoCount).has_value());
+  auto out32 = [&](uint16_t port, uint32_t value) {
+    std::byte data[4];
+    for (int i = 0; i < 4; ++i) {
+      data[i] = std::byte{static_cast<uint8_t>(value >> (8 * i))};
+    }
+    pio.write(port, data);
+  };
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> wrong{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      std::byte data[4];
+      pio.read(0xb008, data);
+      uint32_t value = 0;
+      for (int i = 0; i < 4; ++i) {
+        value |= static_cast<uint32_t>(data[i]) << (8 * i);
+      }
+      (value == 0 ? hits : value == 0xffffffff ? misses : wrong).fetch_add(1);
+    }
+  });
+  out32(0xcf8, 0x80000b40);
+  out32(0xcfc, 0xb000);
+  for (int i = 0; i < 2000; ++i) {
+    out32(0xcf8, 0x80000b80);
+    out32(0xcfc, static_cast<uint32_t>(i & 1) ^ 1);  // PMIOSE on, off, on, ...
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_EQ(pio.lookup(0xb008).device, nullptr);  // the last write (i = 1999) cleared PMIOSE
+  EXPECT_EQ(pio.unhandled_reads(), misses.load());
 }
 
 }  // namespace

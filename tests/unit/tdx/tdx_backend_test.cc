@@ -123,6 +123,17 @@ struct Launch {
   }
   Result<void> launch() { return backend->launch(*vm, *memory, vcpus, plan); }
 
+  /// The launch steps in order; up_to() runs the synthetic-firmware launch through `last`.
+  enum class Step { kPlan, kVm, kInitVm, kMemory, kVcpus };
+  Result<void> up_to(Step last, uint32_t vcpu_count = 1) {
+    CVM_TRY(open_and_plan(synthetic_firmware(), vcpu_count, 128 * kMiB));
+    if (last >= Step::kVm) CVM_TRY(create_vm());
+    if (last >= Step::kInitVm) CVM_TRY(init_vm());
+    if (last >= Step::kMemory) CVM_TRY(create_memory());
+    if (last >= Step::kVcpus) CVM_TRY(create_vcpus());
+    return ok();
+  }
+
   Result<void> all(fw::Blob firmware, uint32_t vcpu_count, uint64_t memory_bytes) {
     CVM_TRY(open_and_plan(std::move(firmware), vcpu_count, memory_bytes));
     CVM_TRY(create_vm());
@@ -242,8 +253,7 @@ TEST(TdxBackendTest, BadMeasurementRegisterLengthIsRefusedBeforeInitVm) {
   vmm::PlatformConfig platform = Launch::tdx_platform();
   platform.mrowner.assign(47, 1);
   Launch t({}, platform);
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVm).has_value());
   auto result = t.init_vm();
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().message(), "TDX MROWNER: 47 bytes, expected 48");
@@ -365,8 +375,7 @@ TEST(TdxMeasurementTest, DifferentMemorySizeGivesADifferentHobButTheSameMrtd) {
 
 TEST(TdxAbiModelTest, VcpuBeforeInitVmIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVm).has_value());
   auto vcpu = t.vm->create_vcpu(0);
   ASSERT_FALSE(vcpu.has_value());
   EXPECT_EQ(vcpu.error().sys_errno(), EIO);
@@ -376,10 +385,7 @@ TEST(TdxAbiModelTest, VcpuBeforeInitVmIsRefused) {
 
 TEST(TdxAbiModelTest, MemRegionBeforeEveryVcpuIsInitialisedIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 2, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
-  ASSERT_TRUE(t.init_vm().has_value());
-  ASSERT_TRUE(t.create_memory().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kMemory, 2).has_value());
   ASSERT_TRUE(t.create_vcpus(false).has_value());
   auto result = t.launch();
   ASSERT_FALSE(result.has_value());
@@ -399,11 +405,7 @@ TEST(TdxAbiModelTest, SecondLaunchAfterFinalizeIsRefused) {
 
 TEST(TdxAbiModelTest, SharedPageInTheInitialImageIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
-  ASSERT_TRUE(t.init_vm().has_value());
-  ASSERT_TRUE(t.create_memory().has_value());
-  ASSERT_TRUE(t.create_vcpus().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVcpus).has_value());
   ASSERT_TRUE(vmm::convert_guest_memory(*t.vm, *t.memory, 0x2000, 0x1000, false).has_value());
   auto result = t.launch();
   ASSERT_FALSE(result.has_value());
@@ -415,9 +417,7 @@ TEST(TdxAbiModelTest, SharedPageInTheInitialImageIsRefused) {
 
 TEST(TdxAbiModelTest, InitVmTwiceIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
-  ASSERT_TRUE(t.init_vm().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kInitVm).has_value());
   ASSERT_FALSE(vmm::tdx::init_td(*t.vm, {}).has_value());
   EXPECT_EQ(t.model.violations(), std::vector<std::string>{"KVM_TDX_INIT_VM issued twice"});
   // The whole step again trips earlier: the APIC bus may only be set before INIT_VM.
@@ -427,8 +427,7 @@ TEST(TdxAbiModelTest, InitVmTwiceIsRefused) {
 
 TEST(TdxAbiModelTest, InitVmWithoutCapabilitiesOrApicBusIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVm).has_value());
   auto result = vmm::tdx::init_td(*t.vm, {});
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(t.model.violations(),
@@ -437,11 +436,7 @@ TEST(TdxAbiModelTest, InitVmWithoutCapabilitiesOrApicBusIsRefused) {
 
 TEST(TdxAbiModelTest, UnalignedSourceIsRefused) {
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
-  ASSERT_TRUE(t.init_vm().has_value());
-  ASSERT_TRUE(t.create_memory().has_value());
-  ASSERT_TRUE(t.create_vcpus().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVcpus).has_value());
   alignas(4096) static std::byte page[2 * 4096];
   auto result = vmm::tdx::init_mem_region(t.vcpus[0], page + 16, 0x1000, 1, false);
   ASSERT_FALSE(result.has_value());
@@ -451,12 +446,10 @@ TEST(TdxAbiModelTest, UnalignedSourceIsRefused) {
 
 TEST(TdxAbiModelTest, UnsupportedAttributesGetTheModuleStatusDecoded) {
   Launch t({.supported_attrs = 1ull << 28});
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
-  ASSERT_TRUE(t.init_vm().has_value());  // the backend asks only for SEPT_VE_DISABLE
+  // The backend asks only for SEPT_VE_DISABLE.
+  ASSERT_TRUE(t.up_to(Launch::Step::kInitVm).has_value());
   Launch u({.supported_attrs = 1ull << 30});
-  ASSERT_TRUE(u.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(u.create_vm().has_value());
+  ASSERT_TRUE(u.up_to(Launch::Step::kVm).has_value());
   auto refused = u.init_vm();
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), ErrorCode::kNotSupportedByHost);
@@ -466,8 +459,7 @@ TEST(TdxAbiModelTest, ModuleStatusIsDecodedIntoTheError) {
   // A deliberately wrong INIT_VM (DEBUG, which the model's module does not offer): the model
   // answers EINVAL with hw_error TDX_OPERAND_INVALID, as KVM passes the SEAMCALL status back.
   Launch t;
-  ASSERT_TRUE(t.open_and_plan(synthetic_firmware(), 1, 128 * kMiB).has_value());
-  ASSERT_TRUE(t.create_vm().has_value());
+  ASSERT_TRUE(t.up_to(Launch::Step::kVm).has_value());
   ASSERT_TRUE(vmm::tdx::query_capabilities(*t.vm).has_value());
   ASSERT_TRUE(t.vm->enable_cap(KVM_CAP_X86_APIC_BUS_CYCLES_NS, {40}).has_value());
   vmm::tdx::TdInitParams params;

@@ -19,6 +19,7 @@
 #include "base/byte_reader.h"
 #include "tests/unit/vmm/tiny_elf.h"
 #include "vmm/kvm/recording_sys.h"
+#include "vmm/plain_backend.h"
 #include "vmm/x86_vcpu.h"
 
 namespace cvm::vmm {
@@ -240,7 +241,7 @@ TEST(MachineTest, DiskSizeNotAMultipleOf512IsRefused) {
 }
 
 /// A TEE backend whose host check fails, to check that the machine stops at the check.
-class UnavailableBackend final : public TeeBackend {
+class UnavailableBackend final : public PlainBackend {
  public:
   std::string_view name() const noexcept override { return "tdx"; }
   TeeRequirements requirements() const noexcept override {
@@ -250,20 +251,6 @@ class UnavailableBackend final : public TeeBackend {
     return {.tee = "tdx", .available = false, .findings = {},
             .reason = "KVM VM type KVM_X86_TDX_VM (5): not offered"};
   }
-  Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs&) const override {
-    return firmware::LaunchPlan{};
-  }
-  Result<void> init_vm(const kvm::System&, const kvm::Vm&, const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu&, const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  Result<void> launch(const kvm::Vm&, GuestMemory&, std::span<kvm::Vcpu>,
-                      const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
 };
 
 TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
@@ -286,7 +273,7 @@ TEST(MachineTest, TeeTheHostCannotRunFailsWithTheHostCheckReasonBeforeAnyVm) {
 
 /// A confidential backend that records the launch steps the machine drives, with a plan that
 /// writes one page in RAM and the firmware volume just below 4 GiB.
-class RecordingTeeBackend final : public TeeBackend {
+class RecordingTeeBackend final : public PlainBackend {
  public:
   explicit RecordingTeeBackend(std::vector<std::string>* steps) : steps_(steps) {}
   std::string_view name() const noexcept override { return "tdx"; }
@@ -337,7 +324,6 @@ class RecordingTeeBackend final : public TeeBackend {
                                   to_string(memory.backing()), covered));
     return ok();
   }
-  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
 
  private:
   std::vector<std::string>* steps_;
@@ -403,10 +389,10 @@ TEST(MachineTest, ConfigChecks) {
   EXPECT_EQ(check_machine_config(config).error().message(), "--cpus boot=0: must be 1 to 255");
   config = basic_config("/k");
   config.payload.firmware = "/usr/share/ovmf/OVMF.fd";
-  EXPECT_EQ(check_machine_config(config).error().message(),
-            "--firmware is not supported by cvmm run yet");
+  EXPECT_TRUE(check_machine_config(config).has_value());  // the firmware loads the kernel
   config = basic_config("");
-  EXPECT_EQ(check_machine_config(config).error().message(), "--kernel is required");
+  EXPECT_EQ(check_machine_config(config).error().message(),
+            "--kernel is required unless --firmware boots the guest");
   MemoryConfig memory;
   memory.guest_memfd = true;
   EXPECT_EQ(*ram_backing(memory), RamBacking::kGuestMemfd);

@@ -43,25 +43,39 @@ uint64_t align16(uint64_t v) { return (v + kTableAlignment - 1) & ~(kTableAlignm
 
 }  // namespace
 
-Result<AcpiTables> build_acpi_tables(const AcpiSpec& spec) {
+Result<AcpiTableSet> build_acpi_table_set(const AcpiSpec& spec, uint64_t base) {
   CVM_TRY(validate(spec));
   const std::vector<std::byte> dsdt = build_dsdt(spec);
   const std::vector<std::byte> madt = build_madt(spec.vcpu_count, spec.overrides);
 
-  const uint64_t xsdt_at = align16(kRsdpSize);
-  const uint64_t fadt_at = align16(xsdt_at + kSdtHeaderSize + 2 * 8);
-  const uint64_t madt_at = align16(fadt_at + kFadtSize);
-  const uint64_t dsdt_at = align16(madt_at + madt.size());
-  const uint64_t total = dsdt_at + dsdt.size();
+  AcpiTableSet set;
+  set.xsdt_offset = 0;
+  set.xsdt_entries = 2;
+  set.fadt_offset = align16(set.xsdt_offset + kSdtHeaderSize + set.xsdt_entries * 8);
+  set.madt_offset = align16(set.fadt_offset + kFadtSize);
+  set.dsdt_offset = align16(set.madt_offset + madt.size());
+  set.bytes.resize(set.dsdt_offset + dsdt.size());
+  const std::vector<std::byte> fadt = build_fadt(base + set.dsdt_offset, spec.i8042);
+  const uint64_t xsdt_entries[] = {base + set.fadt_offset, base + set.madt_offset};
+  const std::vector<std::byte> xsdt = build_xsdt(xsdt_entries);
+  put_bytes(set.bytes, set.xsdt_offset, xsdt);
+  put_bytes(set.bytes, set.fadt_offset, fadt);
+  put_bytes(set.bytes, set.madt_offset, madt);
+  put_bytes(set.bytes, set.dsdt_offset, dsdt);
+  return set;
+}
+
+Result<AcpiTables> build_acpi_tables(const AcpiSpec& spec) {
+  // RSDP first, then the table set (the RSDP scan wants it 16-byte aligned at the start).
+  const uint64_t tables_at = align16(kRsdpSize);
+  CVM_ASSIGN_OR_RETURN(const AcpiTableSet set, build_acpi_table_set(spec, spec.gpa + tables_at));
+  const uint64_t total = tables_at + set.bytes.size();
   if (total > spec.max_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
                       "acpi tables need {:#x} bytes but only {:#x} are reserved at {:#x}", total,
                       spec.max_bytes, spec.gpa);
   }
-  const std::vector<std::byte> fadt = build_fadt(spec.gpa + dsdt_at, spec.i8042);
-  const uint64_t xsdt_entries[] = {spec.gpa + fadt_at, spec.gpa + madt_at};
-  const std::vector<std::byte> xsdt = build_xsdt(xsdt_entries);
-  const std::vector<std::byte> rsdp = build_rsdp(spec.gpa + xsdt_at);
+  const std::vector<std::byte> rsdp = build_rsdp(spec.gpa + tables_at + set.xsdt_offset);
 
   AcpiTables tables;
   tables.rsdp_gpa = spec.gpa;
@@ -69,10 +83,7 @@ Result<AcpiTables> build_acpi_tables(const AcpiSpec& spec) {
                           .label = "acpi tables"};
   std::span<std::byte> out(tables.blob.bytes);
   put_bytes(out, 0, rsdp);
-  put_bytes(out, xsdt_at, xsdt);
-  put_bytes(out, fadt_at, fadt);
-  put_bytes(out, madt_at, madt);
-  put_bytes(out, dsdt_at, dsdt);
+  put_bytes(out, tables_at, set.bytes);
   return tables;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/fw_cfg/fw_cfg_device.h"
 #include "vmm/x86/acpi/aml.h"
 
 namespace cvm::vmm::x86::acpi {
@@ -152,6 +153,16 @@ std::vector<std::byte> build_dsdt(const AcpiSpec& spec) {
         name("_CRS", resource_template({io_port(kI8042DataPort, kI8042DataPort, 0, 1),
                                         io_port(kI8042CommandPort, kI8042CommandPort, 0, 1),
                                         irq_no_flags(kI8042Irq)})),
+    }))});
+  }
+  if (spec.fw_cfg) {
+    // _STA 0x0b: present, enabled, not shown in UI (what QEMU's acpi-build.c uses).
+    devices = concat({devices, device("FWCF", concat({
+        name("_HID", string("QEMU0002")),
+        name("_STA", integer(0x0b)),
+        name("_CRS", resource_template({io_port(cvm::devices::fw_cfg::kFwCfgPortBase,
+                                                cvm::devices::fw_cfg::kFwCfgPortBase, 1,
+                                                cvm::devices::fw_cfg::kFwCfgPortCount)})),
     }))});
   }
   for (std::size_t i = 0; i < spec.virtio_devices.size(); ++i) {

@@ -39,6 +39,9 @@ struct AcpiSpec {
   std::vector<VirtioMmioSlot> virtio_devices{};  // DSDT LNRO0005 devices
   bool com1 = true;    // DSDT PNP0501 at kCom1Port / kCom1Irq
   bool i8042 = true;   // DSDT PNP0303 at 0x60/0x64 IRQ 1, FADT IAPC_BOOT_ARCH 8042 flag
+  /// DSDT FWCF (_HID "QEMU0002", QEMU docs/specs/fw_cfg.rst "ACPI Interface") claiming the
+  /// fw_cfg ports, as QEMU does; Linux's qemu_fw_cfg driver binds to it. Firmware boots only.
+  bool fw_cfg = false;
   /// Default: the PC convention IRQ0 -> GSI2 (the PIT timer on IOAPIC pin 2).
   std::vector<InterruptOverride> overrides = {{.source_irq = 0, .gsi = 2, .flags = 0}};
   uint64_t gpa = kAcpiTablesAddress;               // where the blob is placed; RSDP first
@@ -49,6 +52,21 @@ struct AcpiTables {
   GuestBlob blob{};         // all tables, RSDP at blob.gpa
   uint64_t rsdp_gpa = 0;  // pass as boot_params.acpi_rsdp_addr / hvm_start_info.rsdp_paddr
 };
+
+/// XSDT, FADT, MADT and DSDT laid out back to back (XSDT first, each 16-byte aligned,
+/// checksums set) as if the first byte were at guest address `base`: every pointer between
+/// them (XSDT entries, FADT DSDT/X_DSDT) holds `base` + the target's offset. With base 0 the
+/// pointers are offsets into `bytes`, which is what the fw_cfg table-loader relocates.
+struct AcpiTableSet {
+  std::vector<std::byte> bytes{};
+  std::size_t xsdt_offset = 0;
+  std::size_t fadt_offset = 0;
+  std::size_t madt_offset = 0;
+  std::size_t dsdt_offset = 0;
+  std::size_t xsdt_entries = 0;  // u64 entries after the XSDT header: FADT, MADT
+};
+/// Errors: as build_acpi_tables, except the size limit (callers check their own).
+[[nodiscard]] Result<AcpiTableSet> build_acpi_table_set(const AcpiSpec& spec, uint64_t base);
 
 /// Builds RSDP, XSDT, FADT, MADT and DSDT (each table 16-byte aligned, checksums set).
 /// Errors: kInvalidArgument if vcpu_count is 0 or above 255, a virtio device window is not
