@@ -21,6 +21,8 @@ constexpr uint64_t kDescSize = 16;
 constexpr uint64_t kAvailHeader = 4;  // flags + idx
 constexpr uint64_t kUsedHeader = 4;
 constexpr uint64_t kUsedElemSize = 8;
+// Re-reads of a driver word that keeps changing before its value is used anyway.
+constexpr int kMaxWordReads = 8;
 
 Error guest_error(std::string message) { return Error(ErrorCode::kGuest, std::move(message)); }
 
@@ -60,8 +62,27 @@ Result<uint16_t> SplitVirtqueue::read_u16(uint64_t gpa) const {
   return load_le<uint16_t>(raw);
 }
 
+// A ring word the driver may be storing right now (avail idx, used_event, flags). The copy
+// GuestMemoryView::read() makes is not a single load: glibc's memcpy of 2 bytes loads byte 0
+// and then the whole word, so a store landing in between (the reader preempted there)
+// yields the new high byte with an old low byte, e.g. 0x4e8f between 0x4d8f and 0x4e10, a
+// value the driver never wrote that can pass as up to a whole queue of new buffers. Two
+// equal reads in a row cannot both be torn like that unless the driver rewrote the word
+// back and forth in between, which a driver that only moves forward does not do.
+Result<uint16_t> SplitVirtqueue::read_driver_word(uint64_t gpa) const {
+  CVM_ASSIGN_OR_RETURN(uint16_t value, read_u16(gpa));
+  for (int attempt = 0; attempt < kMaxWordReads; ++attempt) {
+    CVM_ASSIGN_OR_RETURN(const uint16_t again, read_u16(gpa));
+    if (again == value) {
+      return value;
+    }
+    value = again;
+  }
+  return value;  // still moving: validation of the value catches nonsense
+}
+
 Result<uint16_t> SplitVirtqueue::read_avail_idx() const {
-  CVM_ASSIGN_OR_RETURN(uint16_t idx, read_u16(layout_.avail_ring + 2));
+  CVM_ASSIGN_OR_RETURN(uint16_t idx, read_driver_word(layout_.avail_ring + 2));
   // Ring entries and descriptors written before idx must be read after it (§2.7.13.3).
   std::atomic_thread_fence(std::memory_order_acquire);
   return idx;
@@ -82,9 +103,12 @@ Result<SplitVirtqueue::Descriptor> SplitVirtqueue::read_descriptor(uint64_t tabl
   };
 }
 
-Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
-  DescriptorChain chain;
+Result<void> SplitVirtqueue::walk_chain(uint16_t head, DescriptorChain& chain) const {
   chain.head = head;
+  chain.readable.clear();
+  chain.writable.clear();
+  chain.readable_bytes = 0;
+  chain.writable_bytes = 0;
   uint64_t table = layout_.desc_table;
   uint32_t table_entries = layout_.size;
   uint32_t index = head;
@@ -131,7 +155,7 @@ Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
     total = *sum;
     (writable ? chain.writable : chain.readable).push_back({desc.addr, desc.len});
     if ((desc.flags & desc_flags::kNext) == 0) {
-      return chain;
+      return ok();
     }
     if (desc.next >= table_entries) {
       return make_error(ErrorCode::kGuest, "next descriptor {} is outside a table of {}",
@@ -142,10 +166,16 @@ Result<DescriptorChain> SplitVirtqueue::walk_chain(uint16_t head) const {
 }
 
 Result<std::optional<DescriptorChain>> SplitVirtqueue::pop() {
+  DescriptorChain chain;
+  CVM_ASSIGN_OR_RETURN(const bool popped, pop_into(chain));
+  return popped ? std::optional<DescriptorChain>(std::move(chain)) : std::nullopt;
+}
+
+Result<bool> SplitVirtqueue::pop_into(DescriptorChain& chain) {
   CVM_ASSIGN_OR_RETURN(uint16_t avail_idx, read_avail_idx());
   const auto pending = static_cast<uint16_t>(avail_idx - next_avail_);
   if (pending == 0) {
-    return std::optional<DescriptorChain>();
+    return false;
   }
   if (pending > layout_.size) {
     return make_error(ErrorCode::kGuest, "avail idx {} is {} entries ahead of a queue of {}",
@@ -157,9 +187,9 @@ Result<std::optional<DescriptorChain>> SplitVirtqueue::pop() {
     return make_error(ErrorCode::kGuest, "chain head {} is outside a queue of {}", head,
                       layout_.size);
   }
-  CVM_ASSIGN_OR_RETURN(DescriptorChain chain, walk_chain(head));
+  CVM_TRY(walk_chain(head, chain));
   ++next_avail_;
-  return std::optional<DescriptorChain>(std::move(chain));
+  return true;
 }
 
 Result<void> SplitVirtqueue::add_used(uint16_t head, uint32_t written) {
@@ -197,10 +227,10 @@ Result<bool> SplitVirtqueue::needs_notification() {
   signalled_used_ = next_used_;
   if (features_.event_idx) {
     CVM_ASSIGN_OR_RETURN(uint16_t used_event,
-                         read_u16(layout_.avail_ring + kAvailHeader + 2 * layout_.size));
+                         read_driver_word(layout_.avail_ring + kAvailHeader + 2 * layout_.size));
     return vring_need_event(used_event, next_used_, old_used);
   }
-  CVM_ASSIGN_OR_RETURN(uint16_t flags, read_u16(layout_.avail_ring));
+  CVM_ASSIGN_OR_RETURN(uint16_t flags, read_driver_word(layout_.avail_ring));
   return old_used != next_used_ && (flags & kAvailFlagNoInterrupt) == 0;
 }
 

@@ -74,6 +74,11 @@ class SplitVirtqueue final {
   /// guest memory or overflowing, a readable buffer after a writable one.
   [[nodiscard]] Result<std::optional<DescriptorChain>> pop();
 
+  /// pop() into `chain`, reusing the capacity of its buffer vectors (a device's hot path
+  /// then allocates nothing per chain). True when a chain was popped; on false or on an
+  /// error `chain` holds nothing meaningful. Same errors as pop().
+  [[nodiscard]] Result<bool> pop_into(DescriptorChain& chain);
+
   /// Returns chain `head` with `written` bytes written by the device to the used ring.
   [[nodiscard]] Result<void> add_used(uint16_t head, uint32_t written);
 
@@ -103,8 +108,9 @@ class SplitVirtqueue final {
   };
 
   Result<uint16_t> read_u16(uint64_t gpa) const;
+  Result<uint16_t> read_driver_word(uint64_t gpa) const;
   Result<Descriptor> read_descriptor(uint64_t table, uint32_t index) const;
-  Result<DescriptorChain> walk_chain(uint16_t head) const;
+  Result<void> walk_chain(uint16_t head, DescriptorChain& chain) const;
   Result<uint16_t> read_avail_idx() const;
 
   QueueLayout layout_;

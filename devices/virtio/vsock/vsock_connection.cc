@@ -47,6 +47,7 @@ bool Connection::update_peer_credit(const VsockHeader& header) {
   const bool grew = peer_credit() > before;
   if (grew) {
     credit_request_queued = false;
+    credit_starved_since.reset();
   }
   return grew;
 }
@@ -60,6 +61,8 @@ void Connection::stamp_credit(VsockHeader& header) {
 bool Connection::should_send_credit_update() const noexcept {
   const uint32_t guest_view_used = rx_cnt_ - advertised_fwd_cnt_;
   const uint32_t guest_view_free = guest_view_used > buf_alloc_ ? 0 : buf_alloc_ - guest_view_used;
+  // Half a window rather than Linux's "whenever the reader drained" (an update per 64 KiB
+  // packet): measured no faster here, and each update costs the guest an rx packet.
   return fwd_cnt_ != advertised_fwd_cnt_ && guest_view_free < buf_alloc_ / 2;
 }
 

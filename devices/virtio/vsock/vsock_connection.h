@@ -43,12 +43,12 @@ constexpr uint32_t available_credit(uint32_t peer_buf_alloc, uint32_t peer_fwd_c
 
 class Connection final {
  public:
+  using Clock = std::chrono::steady_clock;
   enum class State {
     kAwaitConnectLine,  // host client accepted, handshake line incomplete
     kAwaitResponse,     // REQUEST sent to the guest, waiting for RESPONSE or RST
     kEstablished,       // data flows
   };
-  using Clock = std::chrono::steady_clock;
 
   Connection(UniqueFd fd, uint64_t id, State state, uint32_t buf_alloc);
 
@@ -74,6 +74,9 @@ class Connection final {
   bool should_send_credit_update() const noexcept;
   bool credit_update_queued = false;
   bool credit_request_queued = false;
+  /// When we found the guest's credit exhausted (cleared when it grows); a CREDIT_REQUEST
+  /// goes out only if the guest stays silent (VsockOptions::credit_request_delay).
+  std::optional<Clock::time_point> credit_starved_since;
 
   // --- guest -> host --------------------------------------------------------------------
   enum class Io { kOk, kCreditExceeded, kHostGone };

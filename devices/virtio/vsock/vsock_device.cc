@@ -22,10 +22,6 @@ constexpr int kTickMs = 100;
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 // Rounds of tx -> rx -> tx when tx stopped on a full control backlog that rx then drained.
 constexpr int kMaxServiceRounds = 64;
-// rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB rx
-// buffers, so one read fills up to 16 of them instead of one recv() per 4 KiB packet.
-constexpr std::size_t kRxBatch = 16;
-constexpr std::size_t kRxReadBytes = 128 * 1024;
 
 }  // namespace
 
@@ -127,7 +123,8 @@ Result<void> VsockDevice::activate(GuestMemoryView& memory, VirtioInterrupt& int
 void VsockDevice::reset() {
   std::lock_guard lock(mutex_);
   muxer_->set_active(false);  // the guest's sockets are gone: close the host ends
-  rx_chains_.clear();
+  rx_first_ = 0;
+  rx_count_ = 0;
   rx_.reset();
   tx_.reset();
   event_.reset();
@@ -211,48 +208,46 @@ void VsockDevice::fail(const Error& error) {
 }
 
 Result<void> VsockDevice::service_locked() {
-  bool tx_used = false;
-  bool rx_used = false;
   for (int round = 0; round < kMaxServiceRounds; ++round) {
-    CVM_ASSIGN_OR_RETURN(const bool stalled, process_tx(tx_used));
-    CVM_TRY(fill_rx(rx_used));
+    CVM_ASSIGN_OR_RETURN(const bool stalled, process_tx());
+    CVM_TRY(fill_rx());
     if (!stalled || muxer_->tx_backlogged()) {
       break;
     }
   }
-  if (tx_used) {
-    CVM_ASSIGN_OR_RETURN(const bool notify, tx_->needs_notification());
-    if (notify) {
-      interrupt_->signal_used_queue(kTxQueue);
-    }
-  }
-  if (rx_used) {
-    CVM_ASSIGN_OR_RETURN(const bool notify, rx_->needs_notification());
-    if (notify) {
-      interrupt_->signal_used_queue(kRxQueue);
-    }
+  CVM_TRY(signal_if_needed(*tx_, kTxQueue));
+  return signal_if_needed(*rx_, kRxQueue);
+}
+
+// Used-buffer notification for what was added since the last check, if the driver wants one
+// (EVENT_IDX: only when it has caught up, so a busy driver is not interrupted per batch).
+Result<void> VsockDevice::signal_if_needed(SplitVirtqueue& queue, uint16_t index) {
+  CVM_ASSIGN_OR_RETURN(const bool notify, queue.needs_notification());
+  if (notify) {
+    interrupt_->signal_used_queue(index);
   }
   return ok();
 }
 
 // Takes tx packets until the ring is empty; true when it stopped early because the control
-// backlog (answers waiting for rx buffers) is full.
-Result<bool> VsockDevice::process_tx(bool& used) {
+// backlog (answers waiting for rx buffers) is full. The answers (credit updates above all)
+// go out after the ring is empty: sending each at once wakes the guest per packet, which
+// measured slower (guest -> host 28% of the ceiling instead of 53%, median of 8 runs).
+Result<bool> VsockDevice::process_tx() {
   for (;;) {
     if (muxer_->tx_backlogged()) {
       return true;
     }
-    CVM_ASSIGN_OR_RETURN(std::optional<DescriptorChain> chain, tx_->pop());
-    if (!chain) {
+    CVM_ASSIGN_OR_RETURN(const bool popped, tx_->pop_into(tx_chain_));
+    if (!popped) {
       CVM_ASSIGN_OR_RETURN(const bool pending, tx_->enable_notification_and_check_pending());
       if (!pending) {
         return false;
       }
       continue;
     }
-    CVM_TRY(deliver_tx(*chain));
-    CVM_TRY(tx_->add_used(chain->head, 0));
-    used = true;
+    CVM_TRY(deliver_tx(tx_chain_));
+    CVM_TRY(tx_->add_used(tx_chain_.head, 0));
   }
 }
 
@@ -275,11 +270,12 @@ Result<void> VsockDevice::deliver_tx(const DescriptorChain& chain) {
 }
 
 // Holds up to kRxBatch popped rx chains so one socket read can fill several of them.
-Result<void> VsockDevice::gather_rx(bool& used) {
-  while (rx_chains_.size() < kRxBatch) {
-    CVM_ASSIGN_OR_RETURN(std::optional<DescriptorChain> chain, rx_->pop());
-    if (!chain) {
-      if (!rx_chains_.empty()) {
+Result<void> VsockDevice::gather_rx() {
+  while (rx_count_ < kRxBatch) {
+    DescriptorChain& chain = rx_held_[(rx_first_ + rx_count_) % kRxBatch];
+    CVM_ASSIGN_OR_RETURN(const bool popped, rx_->pop_into(chain));
+    if (!popped) {
+      if (rx_count_ > 0) {
         return ok();
       }
       CVM_ASSIGN_OR_RETURN(const bool pending, rx_->enable_notification_and_check_pending());
@@ -288,28 +284,29 @@ Result<void> VsockDevice::gather_rx(bool& used) {
       }
       return ok();  // starved: the driver's next rx notification resumes us
     }
-    if (chain->writable_bytes < kHeaderSize) {
+    if (chain.writable_bytes < kHeaderSize) {
       log_guest_error(fmt::format("virtio-vsock {}", uds_path_),
                       make_error(ErrorCode::kGuest, "rx buffer of {} bytes cannot hold a header",
-                                 chain->writable_bytes));
-      CVM_TRY(rx_->add_used(chain->head, 0));
-      used = true;
+                                 chain.writable_bytes));
+      CVM_TRY(rx_->add_used(chain.head, 0));
       continue;
     }
-    rx_chains_.push_back(std::move(*chain));
+    ++rx_count_;
   }
   return ok();
 }
 
-Result<void> VsockDevice::fill_rx(bool& used) {
+// Moves rx packets (control first, then host data) into held rx chains, signalling the
+// driver after every socket read's worth so it consumes while the next read happens.
+Result<void> VsockDevice::fill_rx() {
   while (muxer_->has_rx_work()) {
-    CVM_TRY(gather_rx(used));
-    if (rx_chains_.empty()) {
+    CVM_TRY(gather_rx());
+    if (rx_count_ == 0) {
       return ok();
     }
     std::size_t room = 0;
-    for (const DescriptorChain& chain : rx_chains_) {
-      room += payload_room(chain);
+    for (std::size_t i = 0; i < rx_count_; ++i) {
+      room += payload_room(rx_held_[(rx_first_ + i) % kRxBatch]);
     }
     room = std::min(room, scratch_.size());
     std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(scratch_).first(room));
@@ -317,7 +314,9 @@ Result<void> VsockDevice::fill_rx(bool& used) {
       return ok();
     }
     CVM_TRY(write_rx_packets(*packet));
-    used = true;
+    if (packet->len > 0) {
+      CVM_TRY(signal_if_needed(*rx_, kRxQueue));
+    }
   }
   return ok();
 }
@@ -333,8 +332,9 @@ Result<void> VsockDevice::write_rx_packets(VsockHeader header) {
   const uint32_t total = header.len;
   uint32_t offset = 0;
   do {
-    const DescriptorChain chain = std::move(rx_chains_.front());
-    rx_chains_.pop_front();
+    const DescriptorChain& chain = rx_held_[rx_first_];
+    rx_first_ = (rx_first_ + 1) % kRxBatch;
+    --rx_count_;
     const uint32_t n = std::min(total - offset, payload_room(chain));
     header.len = n;
     std::array<std::byte, kHeaderSize> raw{};

@@ -10,7 +10,6 @@
 
 #include <array>
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,13 +68,20 @@ class VsockDevice final : public VirtioDevice {
   void handle_events(std::span<const epoll_event> events);
   void service_queues();
   Result<void> service_locked();
-  Result<bool> process_tx(bool& used);
+  Result<bool> process_tx();
   Result<void> deliver_tx(const DescriptorChain& chain);
-  Result<void> gather_rx(bool& used);
-  Result<void> fill_rx(bool& used);
+  Result<void> gather_rx();
+  Result<void> fill_rx();
   static uint32_t payload_room(const DescriptorChain& chain);
   Result<void> write_rx_packets(VsockHeader header);
+  Result<void> signal_if_needed(SplitVirtqueue& queue, uint16_t index);
   void fail(const Error& error);
+
+  // rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB
+  // rx buffers, so one read fills up to 64 of them (its whole 256 KiB credit) instead of one
+  // recv() per packet; the driver is signalled after each read's worth.
+  static constexpr std::size_t kRxBatch = 64;
+  static constexpr std::size_t kRxReadBytes = kRxBatch * 4096;
 
   uint64_t guest_cid_;
   std::string uds_path_;
@@ -93,8 +99,13 @@ class VsockDevice final : public VirtioDevice {
   std::optional<SplitVirtqueue> tx_;
   std::optional<SplitVirtqueue> event_;  // kept for the driver; no events are sent
   bool broken_ = false;  // NEEDS_RESET was raised; nothing is processed until reset()
-  std::deque<DescriptorChain> rx_chains_;  // popped rx chains not filled yet
-  std::vector<std::byte> scratch_;          // tx payload, or host data for several rx chains
+  // Popped rx chains not filled yet: a ring of rx_count_ entries from rx_first_. The chains'
+  // buffer vectors are reused, so the data path allocates nothing per packet.
+  std::array<DescriptorChain, kRxBatch> rx_held_;
+  std::size_t rx_first_ = 0;
+  std::size_t rx_count_ = 0;
+  DescriptorChain tx_chain_;        // the tx chain being processed (reused likewise)
+  std::vector<std::byte> scratch_;  // tx payload, or host data for several rx chains
   VsockMuxer::Clock::time_point last_sweep_{};
 
   std::atomic<bool> stopping_{false};

@@ -497,9 +497,8 @@ std::optional<VsockHeader> VsockMuxer::read_data_packet(Connection& conn,
     return std::nullopt;
   }
   if (conn.peer_credit() == 0) {
-    if (!conn.credit_request_queued) {
-      conn.credit_request_queued = true;  // the guest may not know we are waiting
-      queue_control(conn.key(), Op::kCreditRequest);
+    if (!conn.credit_starved_since) {
+      conn.credit_starved_since = Clock::now();  // expire_deadlines() asks if this lasts
     }
     return std::nullopt;  // back on the ready queue when the guest grants credit
   }
@@ -536,6 +535,11 @@ void VsockMuxer::expire_deadlines(Clock::time_point now) {
   for (auto& [id, conn] : conns_) {
     if (conn->deadline && *conn->deadline <= now) {
       expired.push_back(conn.get());
+    } else if (conn->credit_starved_since && !conn->credit_request_queued &&
+               now - *conn->credit_starved_since >= options_.credit_request_delay &&
+               conn->peer_credit() == 0) {
+      conn->credit_request_queued = true;  // the guest may not know we are waiting
+      queue_control(conn->key(), Op::kCreditRequest);
     }
   }
   for (Connection* conn : expired) {

@@ -38,6 +38,10 @@ struct VsockOptions {
   std::chrono::milliseconds handshake_timeout{10'000};
   /// After a client closed both directions, the guest gets this long to send RST.
   std::chrono::milliseconds close_timeout{5'000};
+  /// With host data waiting and no credit, the device asks with CREDIT_REQUEST only after
+  /// the guest stayed silent this long: Linux sends CREDIT_UPDATE by itself whenever its
+  /// reader drains, so asking at once only costs it an extra packet round trip per window.
+  std::chrono::milliseconds credit_request_delay{50};
 };
 
 class VsockMuxer final {
@@ -77,7 +81,8 @@ class VsockMuxer final {
   /// The next packet for the guest, its payload (header.len bytes) written to `payload`
   /// (which bounds it); std::nullopt when there is nothing to send.
   std::optional<VsockHeader> next_rx_packet(std::span<std::byte> payload);
-  /// Drops connections whose handshake or close timed out.
+  /// Drops connections whose handshake or close timed out; asks guests that left a
+  /// connection without credit for longer than credit_request_delay for an update.
   void expire_deadlines(Clock::time_point now);
 
   const std::string& path() const noexcept { return path_; }

@@ -122,93 +122,90 @@ std::optional<std::vector<std::byte>> FwCfgGuest::read_file(const std::string& n
   return read_port(it->second.second);
 }
 
-Result<OvmfAcpiResult> run_ovmf_table_loader(FwCfgGuest& guest, GuestMemoryView& memory,
-                                             uint64_t low, uint64_t high,
-                                             uint64_t dma_access_gpa) {
-  const auto files = guest.directory();
-  const auto script_bytes = guest.read_file("etc/table-loader");
-  if (!script_bytes) {
-    return make_error(ErrorCode::kNotFound, "no etc/table-loader");
+namespace {
+
+using Blobs = std::map<std::string, Blob>;
+
+/// ProcessCmdAllocate: reads the file over DMA to the next page at `low` or `high`.
+Result<void> allocate(FwCfgGuest& guest, const LoaderAllocate& a,
+                      const std::map<std::string, std::pair<uint16_t, uint32_t>>& files,
+                      bool restricted, uint64_t& low, uint64_t& high, uint64_t dma_access_gpa,
+                      Blobs& blobs) {
+  auto file = files.find(a.file);
+  if (a.align > 4096 || file == files.end() || blobs.count(a.file) != 0) {
+    return protocol_error("bad ALLOCATE of " + a.file);
   }
-  CVM_ASSIGN_OR_RETURN(const auto commands, parse_table_loader(*script_bytes));
-  std::set<std::string> restricted;  // pointees of pointers narrower than 8 bytes
-  for (const auto& command : commands) {
-    if (const auto* p = std::get_if<LoaderAddPointer>(&command); p && p->size < 8) {
-      restricted.insert(p->src_file);
-    }
+  uint64_t& next = restricted ? low : high;
+  const Blob blob{next, file->second.second};
+  next += (blob.size + 0xfff) & ~uint64_t{0xfff};
+  // Read over DMA straight into the allocation, as QemuFwCfgReadBytes does in DXE.
+  const uint32_t control = guest.dma(
+      dma_access_gpa, (uint32_t{file->second.first} << 16) | kDmaCtlSelect | kDmaCtlRead,
+      file->second.second, blob.base);
+  if (control != 0) {
+    return protocol_error("DMA read of " + a.file + " failed");
   }
-  std::map<std::string, Blob> blobs;
-  OvmfAcpiResult result;
-  for (const auto& command : commands) {
-    if (const auto* a = std::get_if<LoaderAllocate>(&command)) {
-      auto file = files.find(a->file);
-      if (a->align > 4096 || file == files.end() || blobs.count(a->file) != 0) {
-        return protocol_error("bad ALLOCATE of " + a->file);
-      }
-      uint64_t& next = restricted.count(a->file) ? low : high;
-      const Blob blob{next, file->second.second};
-      next += (blob.size + 0xfff) & ~uint64_t{0xfff};
-      // Read over DMA straight into the allocation, as QemuFwCfgReadBytes does in DXE.
-      const uint32_t control = guest.dma(dma_access_gpa,
-                                         (uint32_t{file->second.first} << 16) | kDmaCtlSelect |
-                                             kDmaCtlRead,
-                                         file->second.second, blob.base);
-      if (control != 0) {
-        return protocol_error("DMA read of " + a->file + " failed");
-      }
-      blobs[a->file] = blob;
-      result.blob_addresses[a->file] = blob.base;
-    } else if (const auto* p = std::get_if<LoaderAddPointer>(&command)) {
-      auto dest = blobs.find(p->dest_file);
-      auto src = blobs.find(p->src_file);
-      if (dest == blobs.end() || src == blobs.end() ||
-          (p->size != 1 && p->size != 2 && p->size != 4 && p->size != 8) ||
-          dest->second.size < p->size || dest->second.size - p->size < p->offset) {
-        return protocol_error("bad ADD_POINTER into " + p->dest_file);
-      }
-      std::array<std::byte, 8> field{};
-      CVM_TRY(memory.read(dest->second.base + p->offset, std::span(field).first(p->size)));
-      uint64_t value = load_le<uint64_t>(field);
-      if (value >= src->second.size) {
-        return protocol_error("pointer value outside " + p->src_file);
-      }
-      value += src->second.base;
-      if (p->size < 8 && (value >> (8 * p->size)) != 0) {
-        return protocol_error("relocated pointer does not fit in " + p->dest_file);
-      }
-      store_le<uint64_t>(field, value);
-      CVM_TRY(memory.write(dest->second.base + p->offset, std::span(field).first(p->size)));
-    } else if (const auto* k = std::get_if<LoaderAddChecksum>(&command)) {
-      auto blob = blobs.find(k->file);
-      if (blob == blobs.end() || blob->second.size <= k->result_offset ||
-          blob->second.size < k->length || blob->second.size - k->length < k->start) {
-        return protocol_error("bad ADD_CHECKSUM in " + k->file);
-      }
-      std::vector<std::byte> range(k->length);
-      CVM_TRY(memory.read(blob->second.base + k->start, range));
-      const std::byte checksum{static_cast<uint8_t>(0x100 - sum8(range))};  // CalculateCheckSum8
-      CVM_TRY(memory.write(blob->second.base + k->result_offset, std::span(&checksum, 1)));
-    }
+  blobs[a.file] = blob;
+  return ok();
+}
+
+/// ProcessCmdAddPointer with its checks.
+Result<void> add_pointer(GuestMemoryView& memory, const LoaderAddPointer& p, const Blobs& blobs) {
+  auto dest = blobs.find(p.dest_file);
+  auto src = blobs.find(p.src_file);
+  if (dest == blobs.end() || src == blobs.end() ||
+      (p.size != 1 && p.size != 2 && p.size != 4 && p.size != 8) ||
+      dest->second.size < p.size || dest->second.size - p.size < p.offset) {
+    return protocol_error("bad ADD_POINTER into " + p.dest_file);
   }
-  // Second pass (Process2ndPassCmdAddPointer): every pointee that looks like an ACPI table
-  // (length fits, checksum 0) is installed once, except RSDT/XSDT.
+  std::array<std::byte, 8> field{};
+  CVM_TRY(memory.read(dest->second.base + p.offset, std::span(field).first(p.size)));
+  uint64_t value = load_le<uint64_t>(field);
+  if (value >= src->second.size) {
+    return protocol_error("pointer value outside " + p.src_file);
+  }
+  value += src->second.base;
+  if (p.size < 8 && (value >> (8 * p.size)) != 0) {
+    return protocol_error("relocated pointer does not fit in " + p.dest_file);
+  }
+  store_le<uint64_t>(field, value);
+  return memory.write(dest->second.base + p.offset, std::span(field).first(p.size));
+}
+
+/// ProcessCmdAddChecksum: the byte becomes CalculateCheckSum8 of the range (overwritten).
+Result<void> add_checksum(GuestMemoryView& memory, const LoaderAddChecksum& k,
+                          const Blobs& blobs) {
+  auto blob = blobs.find(k.file);
+  if (blob == blobs.end() || blob->second.size <= k.result_offset ||
+      blob->second.size < k.length || blob->second.size - k.length < k.start) {
+    return protocol_error("bad ADD_CHECKSUM in " + k.file);
+  }
+  std::vector<std::byte> range(k.length);
+  CVM_TRY(memory.read(blob->second.base + k.start, range));
+  const std::byte checksum{static_cast<uint8_t>(0x100 - sum8(range))};
+  return memory.write(blob->second.base + k.result_offset, std::span(&checksum, 1));
+}
+
+/// Process2ndPassCmdAddPointer: every pointee that looks like an ACPI table (length fits,
+/// checksum 0) is installed once, except RSDT/XSDT. Returns the installed signatures.
+Result<std::vector<std::string>> second_pass(GuestMemoryView& memory,
+                                             const std::vector<LoaderCommand>& commands,
+                                             const Blobs& blobs) {
+  std::vector<std::string> installed;
   std::set<uint64_t> seen;
   for (const auto& command : commands) {
     const auto* p = std::get_if<LoaderAddPointer>(&command);
     if (p == nullptr) {
       continue;
     }
-    const Blob dest = blobs[p->dest_file];
-    const Blob src = blobs[p->src_file];
+    const Blob dest = blobs.at(p->dest_file);
+    const Blob src = blobs.at(p->src_file);
     std::array<std::byte, 8> field{};
     CVM_TRY(memory.read(dest.base + p->offset, std::span(field).first(p->size)));
     const uint64_t target = load_le<uint64_t>(field);
-    if (!seen.insert(target).second) {
-      continue;
-    }
     const uint64_t remaining = src.base + src.size - target;
     std::array<std::byte, 36> header{};
-    if (remaining < header.size()) {
+    if (!seen.insert(target).second || remaining < header.size()) {
       continue;
     }
     CVM_TRY(memory.read(target, header));
@@ -219,11 +216,46 @@ Result<OvmfAcpiResult> run_ovmf_table_loader(FwCfgGuest& guest, GuestMemoryView&
     std::vector<std::byte> table(length);
     CVM_TRY(memory.read(target, table));
     const std::string signature(reinterpret_cast<const char*>(table.data()), 4);
-    if (sum8(table) != 0 || signature == "RSDT" || signature == "XSDT") {
-      continue;
+    if (sum8(table) == 0 && signature != "RSDT" && signature != "XSDT") {
+      installed.push_back(signature);
     }
-    result.installed.push_back(signature);
   }
+  return installed;
+}
+
+}  // namespace
+
+Result<OvmfAcpiResult> run_ovmf_table_loader(FwCfgGuest& guest, GuestMemoryView& memory,
+                                             uint64_t low, uint64_t high,
+                                             uint64_t dma_access_gpa) {
+  const auto files = guest.directory();
+  const auto script_bytes = guest.read_file("etc/table-loader");
+  if (!script_bytes) {
+    return make_error(ErrorCode::kNotFound, "no etc/table-loader");
+  }
+  CVM_ASSIGN_OR_RETURN(const auto commands, parse_table_loader(*script_bytes));
+  std::set<std::string> restricted;  // CollectAllocationsRestrictedTo32Bit
+  for (const auto& command : commands) {
+    if (const auto* p = std::get_if<LoaderAddPointer>(&command); p && p->size < 8) {
+      restricted.insert(p->src_file);
+    }
+  }
+  Blobs blobs;
+  for (const auto& command : commands) {
+    if (const auto* a = std::get_if<LoaderAllocate>(&command)) {
+      CVM_TRY(allocate(guest, *a, files, restricted.count(a->file) != 0, low, high,
+                       dma_access_gpa, blobs));
+    } else if (const auto* p = std::get_if<LoaderAddPointer>(&command)) {
+      CVM_TRY(add_pointer(memory, *p, blobs));
+    } else if (const auto* k = std::get_if<LoaderAddChecksum>(&command)) {
+      CVM_TRY(add_checksum(memory, *k, blobs));
+    }
+  }
+  OvmfAcpiResult result;
+  for (const auto& [name, blob] : blobs) {
+    result.blob_addresses[name] = blob.base;
+  }
+  CVM_ASSIGN_OR_RETURN(result.installed, second_pass(memory, commands, blobs));
   return result;
 }
 

@@ -98,6 +98,8 @@ class VirtqDriver {
   }
 
   uint16_t used_idx() const { return get16(used_gpa() + 2); }
+  /// The avail idx this driver published last.
+  uint16_t avail_idx() const { return avail_idx_; }
   uint16_t avail_event() const { return get16(used_gpa() + 4 + 8ull * size_); }
   /// {id, len} of used ring slot `slot`.
   std::pair<uint32_t, uint32_t> used_elem(uint16_t slot) const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -27,16 +28,39 @@
 
 namespace cvm::devices::virtio::testing {
 
-/// BufferGuestMemory behind a mutex: the device thread and the test thread (the "guest")
-/// touch the rings concurrently, and the lock gives each access a happens-before edge.
+/// BufferGuestMemory shared by the device thread and the test thread (the "guest").
+/// Locked (tests): every access takes a mutex, which gives each a happens-before edge that
+/// ThreadSanitizer understands. Unlocked (the benchmark): plain memcpy between fences, like
+/// the machine's GuestMemory and a real guest, so a 64 KiB copy on one side does not stall
+/// the other; ring ordering then rests on the fences both sides issue (x86-TSO). Aligned
+/// 2-byte accesses (ring indices) are single loads and stores there, as a driver's are:
+/// glibc's memcpy of 2 bytes is two loads and can tear.
 class LockedGuestMemory final : public GuestMemoryView {
  public:
-  explicit LockedGuestMemory(std::size_t size) : inner_(0, size) {}
+  explicit LockedGuestMemory(std::size_t size, bool locked = true)
+      : locked_(locked), inner_(0, size) {}
   Result<void> read(uint64_t gpa, std::span<std::byte> out) const override {
+    if (!locked_) {
+      if (const uint16_t* word = ring_word(gpa, out.size())) {
+        store_le<uint16_t>(out.first<2>(), __atomic_load_n(word, __ATOMIC_ACQUIRE));
+        return ok();
+      }
+      auto result = inner_.read(gpa, out);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return result;
+    }
     std::lock_guard lock(mutex_);
     return inner_.read(gpa, out);
   }
   Result<void> write(uint64_t gpa, std::span<const std::byte> data) override {
+    if (!locked_) {
+      if (uint16_t* word = const_cast<uint16_t*>(ring_word(gpa, data.size()))) {
+        __atomic_store_n(word, load_le<uint16_t>(data.first<2>()), __ATOMIC_RELEASE);
+        return ok();
+      }
+      std::atomic_thread_fence(std::memory_order_release);
+      return inner_.write(gpa, data);
+    }
     std::lock_guard lock(mutex_);
     return inner_.write(gpa, data);
   }
@@ -45,8 +69,17 @@ class LockedGuestMemory final : public GuestMemoryView {
   }
 
  private:
+  // The word at an aligned 2-byte access inside memory, else nullptr.
+  const uint16_t* ring_word(uint64_t gpa, std::size_t size) const {
+    if (size != 2 || gpa % 2 != 0 || !inner_.contains(gpa, 2)) {
+      return nullptr;
+    }
+    return reinterpret_cast<const uint16_t*>(inner_.bytes().data() + gpa);
+  }
+
+  bool locked_;
   mutable std::mutex mutex_;
-  BufferGuestMemory inner_;
+  mutable BufferGuestMemory inner_;
 };
 
 /// Counts used-buffer notifications and wakes a waiting test.
@@ -93,6 +126,11 @@ class VsockGuestDriver {
     uint32_t rx_payload = 4096;  // Linux posts 4 KiB rx buffers
     bool rx_split = false;       // header and payload in two descriptors (Linux < 6.2)
     uint32_t max_tx_payload = 64 * 1024;
+    /// Like Linux's virtio_vsock_rx_fill(): refill the rx ring only once fewer than half of
+    /// its buffers are posted (false: re-post every buffer as soon as it is consumed).
+    bool refill_at_half = true;
+    /// Unlocked guest memory (benchmark only; see LockedGuestMemory).
+    bool unlocked_memory = false;
   };
   static constexpr uint64_t kRxData = 0x100000;
 
@@ -100,7 +138,7 @@ class VsockGuestDriver {
       : device_(device),
         config_(config),
         tx_data_((kRxData + uint64_t{rx_chains()} * (config.rx_payload + 64) + 0xfff) & ~0xfffull),
-        memory_(tx_data_ + tx_slots() * tx_slot_bytes()),
+        memory_(tx_data_ + tx_slots() * tx_slot_bytes(), !config.unlocked_memory),
         rx_(memory_, config.queue_size, 0, kRxData),
         tx_(memory_, config.queue_size, 0x10000, tx_data_),
         event_(memory_, config.queue_size, 0x20000, 0x80000) {}
@@ -112,10 +150,11 @@ class VsockGuestDriver {
   GuestMemoryView& memory() { return memory_; }
   /// Posts every rx buffer (after activation through a transport).
   void post_all_rx() {
+    const uint16_t old_idx = rx_.avail_idx();
     for (uint16_t i = 0; i < rx_chains(); ++i) {
       post_rx(i);
     }
-    device_.process_queue(vsock::kRxQueue);
+    kick(rx_, old_idx, vsock::kRxQueue);
   }
 
   /// Creates the queues, activates the device and posts every rx buffer.
@@ -156,8 +195,9 @@ class VsockGuestDriver {
     if (!payload.empty()) {
       chain.push_back({base + vsock::kHeaderSize, static_cast<uint32_t>(payload.size()), false});
     }
+    const uint16_t old_idx = tx_.avail_idx();
     tx_in_flight_.push_back(tx_.add_chain(chain));
-    device_.process_queue(vsock::kTxQueue);
+    kick(tx_, old_idx, vsock::kTxQueue);
     return true;
   }
 
@@ -165,33 +205,18 @@ class VsockGuestDriver {
   /// paused, which models a guest that stopped refilling its rx ring).
   std::vector<GuestPacket> receive() {
     std::vector<GuestPacket> out;
-    while (rx_used_seen_ != rx_.used_idx()) {
-      const auto [id, len] = rx_.used_elem(rx_used_seen_++);
-      const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
-      GuestPacket p;
-      if (len >= vsock::kHeaderSize) {
-        std::array<std::byte, vsock::kHeaderSize> raw{};
-        (void)memory_.read(rx_buffer(chain), raw);
-        p.header = vsock::decode_header(raw);
-        const std::size_t payload = len - vsock::kHeaderSize;
-        if (discard_payload) {
-          // Copy out like the guest kernel would, into a reused buffer (a benchmark guest).
-          scratch_.resize(std::max(scratch_.size(), payload));
-          (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
-                             std::span(scratch_).first(payload));
-        } else if (payload > 0) {
-          p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
-        }
+    // Like Linux's rx work: drain, then virtqueue_enable_cb() (used_event = what we have
+    // seen, EVENT_IDX) and drain again if the device added buffers meanwhile, so an
+    // interrupt the device decided not to send is never waited for.
+    do {
+      while (rx_used_seen_ != rx_.used_idx()) {
+        out.push_back(take_rx());
       }
-      if (id != rx_head(chain)) {
-        protocol_errors++;
-      }
-      out.push_back(std::move(p));
-      pending_repost_.push_back(chain);
-    }
-    // Like virtqueue_enable_cb(): ask for an interrupt at the next used buffer (EVENT_IDX).
-    rx_.set_used_event(rx_used_seen_);
-    if (!rx_paused) {
+      rx_.set_used_event(rx_used_seen_);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    } while (rx_used_seen_ != rx_.used_idx());
+    const std::size_t posted = rx_chains() - pending_repost_.size();
+    if (!rx_paused && (!config_.refill_at_half || posted < rx_chains() / 2u)) {
       repost();
     }
     return out;
@@ -201,11 +226,12 @@ class VsockGuestDriver {
     if (pending_repost_.empty()) {
       return;
     }
+    const uint16_t old_idx = rx_.avail_idx();
     for (uint16_t chain : pending_repost_) {
       post_rx(chain);
     }
     pending_repost_.clear();
-    device_.process_queue(vsock::kRxQueue);
+    kick(rx_, old_idx, vsock::kRxQueue);
   }
 
   SignalInterrupt& interrupt() { return interrupt_; }
@@ -214,8 +240,33 @@ class VsockGuestDriver {
   bool rx_paused = false;
   bool discard_payload = false;  // receive(): payloads are read but not returned
   int protocol_errors = 0;
+  uint64_t kicks = 0;  // notifications sent to the device (after EVENT_IDX suppression)
 
  private:
+  GuestPacket take_rx() {
+    const auto [id, len] = rx_.used_elem(rx_used_seen_++);
+    const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
+    GuestPacket p;
+    if (len >= vsock::kHeaderSize) {
+      std::array<std::byte, vsock::kHeaderSize> raw{};
+      (void)memory_.read(rx_buffer(chain), raw);
+      p.header = vsock::decode_header(raw);
+      const std::size_t payload = len - vsock::kHeaderSize;
+      if (discard_payload) {
+        // Copy out like the guest kernel would, into a reused buffer (a benchmark guest).
+        scratch_.resize(std::max(scratch_.size(), payload));
+        (void)memory_.read(rx_buffer(chain) + vsock::kHeaderSize,
+                           std::span(scratch_).first(payload));
+      } else if (payload > 0) {
+        p.payload = rx_.get(rx_buffer(chain) + vsock::kHeaderSize, payload);
+      }
+    }
+    if (id != rx_head(chain)) {
+      protocol_errors++;
+    }
+    pending_repost_.push_back(chain);
+    return p;
+  }
   uint16_t rx_chains() const {
     return config_.rx_split ? static_cast<uint16_t>(config_.queue_size / 2) : config_.queue_size;
   }
@@ -232,6 +283,16 @@ class VsockGuestDriver {
                      {at + vsock::kHeaderSize, config_.rx_payload, true}});
     } else {
       rx_.add_chain({{at, static_cast<uint32_t>(vsock::kHeaderSize) + config_.rx_payload, true}});
+    }
+  }
+  // Like virtqueue_kick_prepare() with EVENT_IDX (§2.7.10): notify only when the device's
+  // avail_event lies in the entries published since the last notification decision.
+  void kick(VirtqDriver& queue, uint16_t old_idx, uint16_t index) {
+    // The new avail idx must be visible before avail_event is read (Linux: virtio_mb).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (vring_need_event(queue.avail_event(), queue.avail_idx(), old_idx)) {
+      ++kicks;
+      device_.process_queue(index);
     }
   }
   std::size_t tx_slots() const { return config_.queue_size / 3; }
@@ -285,6 +346,7 @@ class GuestVsockStack {
     // Sending.
     std::vector<std::byte> out;
     std::size_t out_pos = 0;
+    uint64_t synthetic_out = 0;  // bytes still to send from a fixed pattern after `out`
     uint32_t peer_buf_alloc = 0;
     uint32_t peer_fwd_cnt = 0;
     uint32_t tx_cnt = 0;
@@ -304,6 +366,8 @@ class GuestVsockStack {
     Conn& c = conns_.at(key);
     c.out.insert(c.out.end(), bytes.begin(), bytes.end());
   }
+  /// Queues `bytes` bytes of a fixed pattern without holding them (a benchmark source).
+  void write_synthetic(Key key, uint64_t bytes) { conns_.at(key).synthetic_out += bytes; }
   void shutdown(Key key, uint32_t flags) { control(key, vsock::Op::kShutdown, flags); }
   void rst(Key key) { control(key, vsock::Op::kRst); }
   void set_consume(Key key, bool consume) {
@@ -324,6 +388,7 @@ class GuestVsockStack {
     for (GuestPacket& p : driver_.receive()) {
       dispatch(p);
     }
+    drain_readers();
     flush_tx();
   }
   /// Pumps until `done()` or `timeout`; false on timeout.
@@ -355,6 +420,7 @@ class GuestVsockStack {
   bool answer_requests = true;  // false: REQUESTs are only logged
   bool auto_rst_on_full_shutdown = true;  // like Linux: answer SHUTDOWN(both) with RST
   int errors = 0;  // packets that broke the protocol (credit overrun, bad address)
+  uint64_t credit_requests = 0;  // CREDIT_REQUESTs the host sent
 
  private:
   vsock::VsockHeader header(Key key, vsock::Op op, uint32_t flags = 0) {
@@ -376,9 +442,23 @@ class GuestVsockStack {
   void control(Key key, vsock::Op op, uint32_t flags = 0) {
     tx_.push_back(GuestPacket{header(key, op, flags), {}});
   }
+  // Linux's rule (virtio_transport_stream_do_dequeue(), 6.1): after a read, send
+  // CREDIT_UPDATE when the peer's view of our free space is below one 64 KiB packet, or when
+  // the reader emptied its queue (rx_bytes < SO_RCVLOWAT = 1); reading here always empties it.
   void maybe_credit_update(Key key, Conn& c) {
-    if (c.fwd_cnt - c.advertised_fwd >= buf_alloc_ / 4) {
+    const uint32_t delta = c.fwd_cnt - c.advertised_fwd;
+    const bool drained = c.rx_cnt == c.fwd_cnt;
+    if (delta != 0 && (buf_alloc_ - delta < vsock::kMaxPayloadBytes || drained)) {
       control(key, vsock::Op::kCreditUpdate);
+    }
+  }
+  // The application reads everything the rx batch delivered (one recv() per wake-up).
+  void drain_readers() {
+    for (auto& [key, c] : conns_) {
+      if (c.consume && !c.reset && c.fwd_cnt != c.rx_cnt) {
+        c.fwd_cnt = c.rx_cnt;
+        maybe_credit_update(key, c);
+      }
     }
   }
 
@@ -434,10 +514,11 @@ class GuestVsockStack {
         }
         return;
       case vsock::Op::kCreditRequest:
+        ++credit_requests;
         control(key, vsock::Op::kCreditUpdate);
         return;
       case vsock::Op::kRw:
-        on_data(key, c, p.payload, p.header.len);
+        on_data(c, p.payload, p.header.len);
         return;
       default:
         return;
@@ -445,7 +526,7 @@ class GuestVsockStack {
   }
 
   // `len` is the header's length; `payload` is empty when the driver discards payloads.
-  void on_data(Key key, Conn& c, const std::vector<std::byte>& payload, uint32_t len) {
+  void on_data(Conn& c, const std::vector<std::byte>& payload, uint32_t len) {
     if (!payload.empty() && payload.size() != len) {
       ++errors;
     }
@@ -461,10 +542,6 @@ class GuestVsockStack {
     if (keep_data) {
       c.data.insert(c.data.end(), payload.begin(), payload.end());
     }
-    if (c.consume) {
-      c.fwd_cnt = c.rx_cnt;
-      maybe_credit_update(key, c);
-    }
   }
 
   void flush_tx() {
@@ -475,20 +552,33 @@ class GuestVsockStack {
       tx_.pop_front();
     }
     for (auto& [key, c] : conns_) {
-      while (c.established && !c.reset && c.out_pos < c.out.size()) {
+      while (c.established && !c.reset &&
+             (c.out_pos < c.out.size() || c.synthetic_out > 0)) {
+        const bool synthetic = c.out_pos == c.out.size();
         const uint32_t in_flight = c.tx_cnt - c.peer_fwd_cnt;
         const uint32_t credit = in_flight > c.peer_buf_alloc ? 0 : c.peer_buf_alloc - in_flight;
-        const std::size_t n = std::min<std::size_t>(
-            {c.out.size() - c.out_pos, credit, driver_.config().max_tx_payload});
+        const uint64_t left = synthetic ? c.synthetic_out : c.out.size() - c.out_pos;
+        const std::size_t n = std::min<uint64_t>(
+            {left, credit, driver_.config().max_tx_payload});
         if (n == 0) {
           break;
         }
+        if (synthetic && synthetic_pattern_.size() < n) {
+          synthetic_pattern_.assign(driver_.config().max_tx_payload, std::byte{0xa5});
+        }
         vsock::VsockHeader h = header(key, vsock::Op::kRw);
         h.len = static_cast<uint32_t>(n);
-        if (!driver_.send(h, std::span(c.out).subspan(c.out_pos, n))) {
+        const std::span<const std::byte> payload =
+            synthetic ? std::span<const std::byte>(synthetic_pattern_).first(n)
+                      : std::span<const std::byte>(c.out).subspan(c.out_pos, n);
+        if (!driver_.send(h, payload)) {
           return;
         }
-        c.out_pos += n;
+        if (synthetic) {
+          c.synthetic_out -= n;
+        } else {
+          c.out_pos += n;
+        }
         c.tx_cnt += static_cast<uint32_t>(n);
       }
     }
@@ -501,6 +591,7 @@ class GuestVsockStack {
   std::vector<Key> accepted_;
   std::deque<GuestPacket> tx_;
   std::vector<GuestPacket> log_;
+  std::vector<std::byte> synthetic_pattern_;
 };
 
 }  // namespace cvm::devices::virtio::testing

@@ -360,6 +360,28 @@ TEST_F(VsockDeviceTest, CreditRequestIsAnsweredWithOurBufferState) {
   EXPECT_EQ(update.header.src_port, key.second);
 }
 
+// Linux never sends CREDIT_REQUEST and updates by itself when its reader drains, so the
+// device asks only when a guest leaves it without credit for credit_request_delay.
+TEST_F(VsockDeviceTest, CreditRequestOnlyWhenTheGuestStaysSilent) {
+  for (const auto delay : {std::chrono::milliseconds(3'600'000), std::chrono::milliseconds(20)}) {
+    SCOPED_TRACE(delay.count());
+    device.reset();
+    start(VsockOptions{.credit_request_delay = delay});
+    stack->listen(1024);
+    HostEnd client = handshake(1024);
+    const Key key = key_for(client, 1024);
+    stack->set_consume(key, false);  // a reader that stopped: no updates from the guest
+    client.queue(pattern(kBufAlloc + 4096, 3));
+    ASSERT_TRUE(run_until([&] {
+      client.pump_out();
+      return stack->conns()[key].received == kBufAlloc;
+    }));
+    run_for(std::chrono::milliseconds(300), [&] { client.pump_out(); });
+    const std::size_t requests = packets_to(*stack, Op::kCreditRequest, 1024).size();
+    EXPECT_EQ(requests, delay.count() < 1000 ? 1u : 0u);  // once per starvation, not per wake
+  }
+}
+
 TEST_F(VsockDeviceTest, CorruptTxRingSetsNeedsReset) {
   start();
   driver->tx_driver().publish(1000);  // head index beyond the 128-entry queue

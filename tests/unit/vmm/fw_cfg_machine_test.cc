@@ -17,6 +17,7 @@
 #include "tests/unit/x86/synthetic_images.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/machine.h"
+#include "vmm/plain_backend.h"
 
 namespace cvm::vmm {
 namespace {
@@ -48,7 +49,7 @@ void script_confidential_host(kvm::RecordingSys& sys) {
 
 /// A confidential backend that boots firmware and does nothing else: the machine's device
 /// wiring is under test, not a launch.
-class FirmwareBootBackend final : public TeeBackend {
+class FirmwareBootBackend final : public PlainBackend {
  public:
   std::string_view name() const noexcept override { return "tdx"; }
   TeeRequirements requirements() const noexcept override {
@@ -61,17 +62,6 @@ class FirmwareBootBackend final : public TeeBackend {
     kernel_seen = inputs.kernel;
     return firmware::LaunchPlan{};
   }
-  Result<void> init_vm(const kvm::System&, const kvm::Vm&, const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  Result<void> init_vcpu(const kvm::Vm&, const kvm::Vcpu&, const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  Result<void> launch(const kvm::Vm&, GuestMemory&, std::span<kvm::Vcpu>,
-                      const firmware::LaunchPlan&) override {
-    return ok();
-  }
-  ExitInterceptor* exit_interceptor() noexcept override { return nullptr; }
   mutable firmware::Blob kernel_seen;
 };
 
