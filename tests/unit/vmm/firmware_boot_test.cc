@@ -19,28 +19,21 @@
 #include "tests/unit/vmm/tiny_elf.h"
 #include "tests/unit/x86/synthetic_images.h"
 #include "vmm/firmware_platform.h"
+#include "tests/unit/vmm/machine_test_support.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/machine.h"
 
 namespace cvm::vmm {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "cvmm_firmware_boot_test_" + std::to_string(::getpid()) + "_" +
-         name;
+constexpr std::string_view kPrefix = "cvmm_firmware_boot_test";
+
+std::string write_file(const std::string& name, std::span<const std::byte> bytes) {
+  return testing::write_temp_file(kPrefix, name, bytes);
 }
 
 std::string write_file(const std::string& name, std::span<const uint8_t> bytes) {
-  const std::string path = temp_path(name);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
-
-std::string write_file(const std::string& name, std::span<const std::byte> bytes) {
-  return write_file(name, std::span<const uint8_t>(
-                              reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return write_file(name, std::as_bytes(bytes));
 }
 
 /// A 64 KiB image: a byte pattern, and at 0xfff0 (0xfffffff0 once mapped) `jmp $` + hlt.
@@ -55,18 +48,8 @@ std::vector<uint8_t> firmware_image(std::size_t size = 64 * 1024) {
 }
 
 void script_host(kvm::RecordingSys& sys) {
-  sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
-  sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
-  sys.set_extension(KVM_CAP_USER_MEMORY, 1);
-  sys.set_extension(KVM_CAP_IRQFD, 1);
-  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
-  sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
-    auto* list = reinterpret_cast<kvm_msr_list*>(arg);
-    list->nmsrs = 2;
-    list->indices[0] = 0x174;
-    list->indices[1] = 0x2ff;  // IA32_MTRR_DEF_TYPE: a direct boot would enable WB here
-    return 0L;
-  });
+  // IA32_MTRR_DEF_TYPE: a direct boot would enable WB here; OVMF asserts it is 0.
+  testing::script_plain_host(sys, 0x2ff);
 }
 
 VmConfig firmware_config(const std::string& firmware) {

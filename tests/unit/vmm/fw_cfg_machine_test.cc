@@ -15,6 +15,7 @@
 #include "tests/unit/fw_cfg/fw_cfg_guest.h"
 #include "tests/unit/vmm/tiny_elf.h"
 #include "tests/unit/x86/synthetic_images.h"
+#include "tests/unit/vmm/machine_test_support.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/machine.h"
 #include "vmm/plain_backend.h"
@@ -24,27 +25,12 @@ namespace {
 
 namespace fw = devices::fw_cfg;
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "cvmm_fw_cfg_machine_" + std::to_string(::getpid()) + "_" + name;
-}
-
 std::string write_file(const std::string& name, std::span<const std::byte> bytes) {
-  const std::string path = temp_path(name);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return path;
+  return testing::write_temp_file("cvmm_fw_cfg_machine", name, bytes);
 }
 
 void script_confidential_host(kvm::RecordingSys& sys) {
-  sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
-  sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
-  sys.set_extension(KVM_CAP_USER_MEMORY, 1);
-  sys.set_extension(KVM_CAP_IRQFD, 1);
-  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
-  sys.set_extension(KVM_CAP_VM_TYPES, (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM));
-  sys.set_extension(KVM_CAP_GUEST_MEMFD, 1);
-  sys.set_extension(KVM_CAP_USER_MEMORY2, 1);
-  sys.set_extension(KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  testing::script_confidential_host(sys, 0x10a);
 }
 
 /// A confidential backend that boots firmware and does nothing else: the machine's device

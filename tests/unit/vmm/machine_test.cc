@@ -18,6 +18,7 @@
 
 #include "base/byte_reader.h"
 #include "tests/unit/vmm/tiny_elf.h"
+#include "tests/unit/vmm/machine_test_support.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/plain_backend.h"
 #include "vmm/x86_vcpu.h"
@@ -26,7 +27,7 @@ namespace cvm::vmm {
 namespace {
 
 std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "cvmm_machine_test_" + std::to_string(::getpid()) + "_" + name;
+  return testing::temp_path("cvmm_machine_test", name);
 }
 
 std::string write_kernel(const std::string& name) {
@@ -41,18 +42,8 @@ std::string write_kernel(const std::string& name) {
 }
 
 void script_host(kvm::RecordingSys& sys) {
-  sys.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
-  sys.set_extension(KVM_CAP_IMMEDIATE_EXIT, 1);
-  sys.set_extension(KVM_CAP_USER_MEMORY, 1);
-  sys.set_extension(KVM_CAP_IRQFD, 1);
-  sys.set_extension(KVM_CAP_IOEVENTFD, 1);
-  sys.on(KVM_GET_MSR_INDEX_LIST, [](int, std::uintptr_t arg) {
-    auto* list = reinterpret_cast<kvm_msr_list*>(arg);
-    list->nmsrs = 2;
-    list->indices[0] = 0x174;
-    list->indices[1] = 0x10a;  // IA32_ARCH_CAPABILITIES: not a boot MSR, must not be written
-    return 0L;
-  });
+  // IA32_ARCH_CAPABILITIES: not a boot MSR, must not be written.
+  testing::script_plain_host(sys, 0x10a);
 }
 
 /// True when `expected` appears in `names` in this order (other calls may interleave).
@@ -331,11 +322,7 @@ class RecordingTeeBackend final : public PlainBackend {
 
 TEST(MachineTest, ConfidentialLaunchFollowsTheBackendOrder) {
   kvm::RecordingSys sys;
-  script_host(sys);
-  sys.set_extension(KVM_CAP_VM_TYPES, (1 << KVM_X86_DEFAULT_VM) | (1 << KVM_X86_TDX_VM));
-  sys.set_extension(KVM_CAP_GUEST_MEMFD, 1);
-  sys.set_extension(KVM_CAP_USER_MEMORY2, 1);
-  sys.set_extension(KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  testing::script_confidential_host(sys, 0x10a);
   const std::string firmware = temp_path("tdvf.fd");
   std::ofstream(firmware, std::ios::binary) << std::string(8192, '\x5a');
   VmConfig config = basic_config("");
