@@ -151,7 +151,7 @@ Vmm cvmm_vmm(const Options& o) {
   vmm.name = "cvmm";
   vmm.argv = [o](const std::string& append, const std::string& disk, const tg::TempDir& dir) {
     tg::CvmmLaunch launch{.binary = o.cvmm, .append = append, .serial = dir.path() / "serial.txt",
-                          .disk = disk, .vsock_socket = std::nullopt};
+                          .disks = tg::disks_of(disk), .vsock_socket = std::nullopt};
     if (disk.empty()) {
       launch.vsock_socket = dir.path() / "vsock.sock";
     }
@@ -165,25 +165,11 @@ Vmm cvmm_vmm(const Options& o) {
   return vmm;
 }
 
-Result<UniqueFd> af_vsock_listen(uint32_t port) {
-  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_vm address{};
-  address.svm_family = AF_VSOCK;
-  address.svm_cid = VMADDR_CID_ANY;
-  address.svm_port = port;
-  if (fd.get() < 0 ||
-      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(fd.get(), 8) != 0) {
-    return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK listen on port {}", port), errno);
-  }
-  return fd;
-}
-
 Vmm qemu_vmm(bool kvm) {
   Vmm vmm;
   vmm.name = kvm ? "QEMU" : "QEMU (TCG)";
   vmm.argv = [kvm](const std::string& append, const std::string& disk, const tg::TempDir&) {
-    tg::QemuLaunch launch{.kvm = kvm, .append = append, .disk = disk,
+    tg::QemuLaunch launch{.kvm = kvm, .append = append, .disks = tg::disks_of(disk),
                           .disk_cache = "writeback", .vsock_cid = std::nullopt};
     if (disk.empty()) {
       launch.vsock_cid = 1000 + static_cast<uint32_t>(::getpid() % 100000);
@@ -191,7 +177,7 @@ Vmm qemu_vmm(bool kvm) {
     return tg::qemu_microvm_argv(launch);
   };
   vmm.console = [](const tg::TempDir& dir) { return dir.path() / "vmm.txt"; };
-  vmm.vsock_listener = [](const tg::TempDir&) { return af_vsock_listen(kVsockPort); };
+  vmm.vsock_listener = [](const tg::TempDir&) { return tg::af_vsock_listen(kVsockPort); };
   vmm.pass_status = tg::kQemuPassStatus;
   return vmm;
 }

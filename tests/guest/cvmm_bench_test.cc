@@ -54,7 +54,7 @@ TEST_F(CvmmBenchTest, BlkBenchWithEightInFlightLeavesTheExpectedImage) {
   const std::vector<std::byte> original = disk_content(params.bytes, 3);
   ASSERT_TRUE(write_file(image, original));
   CvmmLaunch l = launch(bench::blk_bench_args(params));
-  l.disk = image.string();
+  l.disks = disks_of(image.string());
   auto status = run_process(cvmm_run_argv(l), dir_->path() / "cvmm.txt", kTimeout);
   ASSERT_TRUE(status) << status.error().message();
   EXPECT_EQ(*status, 0) << output();

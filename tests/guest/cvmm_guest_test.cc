@@ -15,22 +15,16 @@
 
 #include "base/file.h"
 #include "tests/guest/guest_harness.h"
+#include "tests/guest/vmm_launch.h"
 
 namespace cvm::test::guest {
 namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(120);
 constexpr std::size_t kDiskBytes = 1 << 20;
-constexpr uint32_t kGuestCid = 3;
 
-struct CvmmDisk {
-  std::string path;
-  bool readonly = false;
-  std::string id;
-};
-
-CvmmDisk disk(const std::filesystem::path& path, bool readonly = false, std::string id = "") {
-  return CvmmDisk{path.string(), readonly, std::move(id)};
+GuestDisk disk(const std::filesystem::path& path, bool readonly = false, std::string id = "") {
+  return GuestDisk{path.string(), readonly, std::move(id)};
 }
 
 struct CvmmRun {
@@ -41,23 +35,16 @@ struct CvmmRun {
 
 /// The argv of `cvmm run` for the test guest.
 std::vector<std::string> cvmm_argv(const TempDir& dir, const std::string& program_args,
-                                   const std::vector<CvmmDisk>& disks, bool vsock) {
-  std::vector<std::string> argv = {CVMM_BINARY, "run",
-                                   "--kernel",  guest_elf_path(),
-                                   "--memory",  "size=64M",
-                                   "--serial",  "file=" + (dir.path() / "serial.txt").string(),
-                                   "--cmdline", "acpi=off " + program_args};
-  for (const CvmmDisk& disk : disks) {
-    argv.push_back("--disk");
-    argv.push_back("path=" + disk.path + (disk.readonly ? ",readonly=on" : "") +
-                   (disk.id.empty() ? "" : ",id=" + disk.id));
-  }
+                                   const std::vector<GuestDisk>& disks, bool vsock) {
+  CvmmLaunch launch{.binary = CVMM_BINARY,
+                    .append = program_args,
+                    .serial = dir.path() / "serial.txt",
+                    .disks = disks,
+                    .vsock_socket = std::nullopt};
   if (vsock) {
-    argv.push_back("--vsock");
-    argv.push_back("cid=" + std::to_string(kGuestCid) +
-                   ",socket=" + (dir.path() / "vsock.sock").string());
+    launch.vsock_socket = dir.path() / "vsock.sock";
   }
-  return argv;
+  return cvmm_run_argv(launch);
 }
 
 CvmmRun finish(const TempDir& dir, Result<int> status) {
@@ -73,7 +60,7 @@ CvmmRun finish(const TempDir& dir, Result<int> status) {
 }
 
 CvmmRun run_cvmm(const TempDir& dir, const std::string& program_args,
-                 const std::vector<CvmmDisk>& disks = {}) {
+                 const std::vector<GuestDisk>& disks = {}) {
   return finish(dir, run_process(cvmm_argv(dir, program_args, disks, false),
                                  dir.path() / "cvmm.txt", kTimeout));
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +270,20 @@ Result<UniqueFd> unix_listen(const std::filesystem::path& path) {
   }
   if (::listen(fd.get(), 128) != 0) {
     return errno_error(ErrorCode::kIo, "listen " + path.string(), errno);
+  }
+  return fd;
+}
+
+Result<UniqueFd> af_vsock_listen(uint32_t port, int backlog) {
+  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_vm address{};
+  address.svm_family = AF_VSOCK;
+  address.svm_cid = VMADDR_CID_ANY;
+  address.svm_port = port;
+  if (fd.get() < 0 ||
+      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::listen(fd.get(), backlog) != 0) {
+    return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK listen on port {}", port), errno);
   }
   return fd;
 }

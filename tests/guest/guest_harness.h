@@ -105,6 +105,9 @@ std::string crc32_hex(uint32_t crc);
 
 /// A listening Unix stream socket at `path`.
 Result<UniqueFd> unix_listen(const std::filesystem::path& path);
+/// A listening AF_VSOCK stream socket on `port` for any CID (the host end of QEMU's
+/// vhost-vsock-device).
+Result<UniqueFd> af_vsock_listen(uint32_t port, int backlog = 128);
 /// accept() with a timeout.
 Result<UniqueFd> accept_connection(const UniqueFd& listener, std::chrono::milliseconds timeout);
 /// Hybrid vsock (Firecracker's convention, runtime-integration.md): connects to the VMM's

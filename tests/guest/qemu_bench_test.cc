@@ -28,7 +28,7 @@ QemuLaunch tcg_launch(std::string append, std::string disk = "",
                       std::optional<uint32_t> vsock_cid = std::nullopt) {
   QemuLaunch launch;
   launch.append = std::move(append);
-  launch.disk = std::move(disk);
+  launch.disks = disks_of(disk);
   launch.vsock_cid = vsock_cid;
   return launch;
 }
@@ -98,20 +98,6 @@ TEST_F(QemuBenchTest, BlkBenchRejectsAChunkThatDoesNotDivideTheWindow) {
   EXPECT_FALSE(bench::parse_blk_bench(*report, params).has_value());
 }
 
-Result<UniqueFd> vsock_listen(uint32_t port) {
-  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_vm address{};
-  address.svm_family = AF_VSOCK;
-  address.svm_cid = VMADDR_CID_ANY;
-  address.svm_port = port;
-  if (fd.get() < 0 ||
-      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(fd.get(), 8) != 0) {
-    return errno_error(ErrorCode::kIo, "AF_VSOCK listen", errno);
-  }
-  return fd;
-}
-
 TEST_F(QemuBenchTest, VsockBenchThroughVhostVsockChecksBothDirections) {
   REQUIRE_QEMU();
   if (!device_usable("/dev/vhost-vsock")) {
@@ -120,7 +106,7 @@ TEST_F(QemuBenchTest, VsockBenchThroughVhostVsockChecksBothDirections) {
   }
   constexpr uint32_t kPort = 5100;
   const bench::VsockBenchParams params{.bytes = 2 << 20, .rounds = 50, .verify = true};
-  auto listener = vsock_listen(kPort);
+  auto listener = af_vsock_listen(kPort);
   ASSERT_TRUE(listener) << listener.error().message();
   auto child = ChildProcess::spawn(
       qemu_microvm_argv(tcg_launch(bench::vsock_bench_args(params, kPort), "",

@@ -13,15 +13,14 @@
 
 #include "base/file.h"
 #include "tests/guest/guest_harness.h"
+#include "tests/guest/vmm_launch.h"
 
 namespace cvm::test::guest {
 namespace {
 
-constexpr const char* kQemu = "/usr/bin/qemu-system-x86_64";
+constexpr const char* kQemu = kQemuBinary;
 constexpr auto kTimeout = std::chrono::seconds(30);
-// isa-debug-exit turns the guest's "passed" write of 0 into QEMU exit status (0 << 1) | 1.
-constexpr int kQemuPassStatus = 1;
-constexpr int kQemuFailStatus = 3;
+constexpr int kQemuFailStatus = 3;  // the guest's "failed" write of 1: (1 << 1) | 1
 constexpr std::size_t kDiskBytes = 1 << 20;
 
 bool qemu_missing() { return ::access(kQemu, X_OK) != 0; }
@@ -33,65 +32,20 @@ bool qemu_missing() { return ::access(kQemu, X_OK) != 0; }
     }                                                                                         \
   } while (false)
 
-struct QemuDisk {
-  std::string path;
-  bool readonly = false;
-  std::string serial;
-};
-
 struct QemuRun {
   int status = -1;
   GuestReport report;
 };
 
-/// microvm without ACPI: QEMU then names each virtio-mmio transport on the kernel command
-/// line (virtio_mmio.device=512@0xfeb00e00:12, ...), which is how the guest finds devices.
-/// force-legacy=false: microvm's transports default to the legacy (version 1) register layout.
-std::vector<std::string> qemu_argv(const std::string& append, const std::vector<QemuDisk>& disks,
+/// The guest under microvm with TCG (vmm_launch.h has the flags and why).
+std::vector<std::string> qemu_argv(const std::string& append, const std::vector<GuestDisk>& disks,
                                    std::optional<uint32_t> vsock_cid) {
-  std::vector<std::string> argv = {
-      kQemu,
-      "-M",
-      "microvm,accel=tcg,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
-      "-global",
-      "virtio-mmio.force-legacy=false",
-      "-m",
-      "64M",
-      "-smp",
-      "1",
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-monitor",
-      "none",
-      "-no-reboot",
-      "-serial",
-      "stdio",
-      "-device",
-      "isa-debug-exit,iobase=0xf4,iosize=4",
-      "-kernel",
-      guest_elf_path(),
-      "-append",
-      append};
-  for (std::size_t i = 0; i < disks.size(); ++i) {
-    const std::string id = "disk" + std::to_string(i);
-    argv.push_back("-drive");
-    argv.push_back("id=" + id + ",file=" + disks[i].path + ",format=raw,if=none" +
-                   (disks[i].readonly ? ",readonly=on" : ""));
-    argv.push_back("-device");
-    argv.push_back("virtio-blk-device,drive=" + id +
-                   (disks[i].serial.empty() ? "" : ",serial=" + disks[i].serial));
-  }
-  if (vsock_cid) {
-    argv.push_back("-device");
-    argv.push_back("vhost-vsock-device,guest-cid=" + std::to_string(*vsock_cid));
-  }
-  return argv;
+  return qemu_microvm_argv(
+      {.kvm = false, .append = append, .disks = disks, .vsock_cid = vsock_cid});
 }
 
 QemuRun run_qemu(const TempDir& dir, const std::string& append,
-                 const std::vector<QemuDisk>& disks = {},
+                 const std::vector<GuestDisk>& disks = {},
                  std::optional<uint32_t> vsock_cid = std::nullopt) {
   const auto output = dir.path() / "console.txt";
   QemuRun run;
@@ -197,20 +151,6 @@ bool vhost_vsock_missing() { return ::access("/dev/vhost-vsock", R_OK | W_OK) !=
 /// A guest CID no other test process uses at the same time.
 uint32_t unique_cid() { return 1000 + static_cast<uint32_t>(::getpid()); }
 
-Result<UniqueFd> vsock_listen(uint32_t port) {
-  UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_vm address{};
-  address.svm_family = AF_VSOCK;
-  address.svm_cid = VMADDR_CID_ANY;
-  address.svm_port = port;
-  if (fd.get() < 0 ||
-      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(fd.get(), 128) != 0) {
-    return errno_error(ErrorCode::kIo, fmt::format("AF_VSOCK listen on port {}", port), errno);
-  }
-  return fd;
-}
-
 /// Connects to the guest, retrying while it boots and starts listening.
 Result<UniqueFd> vsock_connect_guest(uint32_t cid, uint32_t port,
                                      std::chrono::milliseconds timeout) {
@@ -252,7 +192,7 @@ TEST(QemuGuestTest, VsockGuestToHostStreamArrivesIntact) {
   ASSERT_TRUE(dir) << dir.error().message();
   constexpr uint32_t kPort = 5000;
   constexpr uint64_t kBytes = 4 << 20;
-  auto listener = vsock_listen(kPort);
+  auto listener = af_vsock_listen(kPort);
   ASSERT_TRUE(listener) << listener.error().message();
   auto child = start_qemu_vsock(*dir,
                                 fmt::format("cvmmtest=vsock-send vsock.port={} vsock.bytes={} "
@@ -304,7 +244,7 @@ TEST(QemuGuestTest, VsockSixtyFourConcurrentGuestConnections) {
   auto dir = TempDir::create("cvmm-qemu-guest-");
   ASSERT_TRUE(dir) << dir.error().message();
   constexpr uint32_t kPort = 5001, kConnections = 64, kBytes = 16 * 1024;
-  auto listener = vsock_listen(kPort);
+  auto listener = af_vsock_listen(kPort);
   ASSERT_TRUE(listener) << listener.error().message();
   auto child = start_qemu_vsock(*dir,
                                 fmt::format("cvmmtest=vsock-multi vsock.port={} vsock.count={} "

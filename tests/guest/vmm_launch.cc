@@ -24,11 +24,15 @@ std::vector<std::string> qemu_microvm_argv(const QemuLaunch& launch) {
       "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
       "-kernel", guest_elf_path(),
       "-append", launch.append};
-  if (!launch.disk.empty()) {
-    argv.insert(argv.end(), {"-drive",
-                             "id=disk0,file=" + launch.disk + ",format=raw,if=none,cache=" +
-                                 launch.disk_cache,
-                             "-device", "virtio-blk-device,drive=disk0"});
+  for (std::size_t i = 0; i < launch.disks.size(); ++i) {
+    const GuestDisk& disk = launch.disks[i];
+    const std::string id = "disk" + std::to_string(i);
+    argv.insert(argv.end(),
+                {"-drive",
+                 "id=" + id + ",file=" + disk.path + ",format=raw,if=none,cache=" +
+                     launch.disk_cache + (disk.readonly ? ",readonly=on" : ""),
+                 "-device",
+                 "virtio-blk-device,drive=" + id + (disk.id.empty() ? "" : ",serial=" + disk.id)});
   }
   if (launch.vsock_cid) {
     argv.insert(argv.end(), {"-device", "vhost-vsock-device,guest-cid=" +
@@ -43,8 +47,9 @@ std::vector<std::string> cvmm_run_argv(const CvmmLaunch& launch) {
                                    "--memory",    "size=64M",
                                    "--serial",    "file=" + launch.serial.string(),
                                    "--cmdline",   "acpi=off " + launch.append};
-  if (!launch.disk.empty()) {
-    argv.insert(argv.end(), {"--disk", "path=" + launch.disk});
+  for (const GuestDisk& disk : launch.disks) {
+    argv.insert(argv.end(), {"--disk", "path=" + disk.path + (disk.readonly ? ",readonly=on" : "") +
+                                           (disk.id.empty() ? "" : ",id=" + disk.id)});
   }
   if (launch.vsock_socket) {
     argv.insert(argv.end(), {"--vsock", "cid=" + std::to_string(kCvmmGuestCid) +
