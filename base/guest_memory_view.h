@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/checked.h"
+#include "base/guest_copy.h"
 #include "base/result.h"
 
 namespace cvm {
@@ -46,7 +47,7 @@ inline Error guest_range_error(uint64_t gpa, uint64_t length) {
 
 /// One contiguous host buffer that backs guest addresses [base, base + size). Used by unit
 /// tests and fuzzers as fake guest RAM; production code wraps the machine's RAM mappings.
-/// Not thread-safe beyond what memcpy on distinct bytes gives.
+/// Concurrent access as in base/guest_copy.h (aligned words are single loads/stores).
 class BufferGuestMemory final : public GuestMemoryView {
  public:
   BufferGuestMemory(uint64_t base, std::size_t size) : base_(base), bytes_(size) {}
@@ -56,7 +57,7 @@ class BufferGuestMemory final : public GuestMemoryView {
       return guest_range_error(gpa, out.size());
     }
     // Bounds: contains() proved [gpa - base_, + out.size()) lies inside bytes_.
-    std::memcpy(out.data(), bytes_.data() + (gpa - base_), out.size());
+    copy_from_guest(out.data(), bytes_.data() + (gpa - base_), out.size());
     return ok();
   }
 
@@ -65,7 +66,7 @@ class BufferGuestMemory final : public GuestMemoryView {
       return guest_range_error(gpa, data.size());
     }
     // Bounds: as in read().
-    std::memcpy(bytes_.data() + (gpa - base_), data.data(), data.size());
+    copy_to_guest(bytes_.data() + (gpa - base_), data.data(), data.size());
     return ok();
   }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/checked.h"
+#include "base/guest_copy.h"
 #include "vmm/kvm/uapi.h"
 
 namespace cvm::vmm {
@@ -231,8 +232,9 @@ Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
   if (out.empty()) {
     return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
   }
-  // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
-  std::memcpy(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
+  // Bounds: find() checked [gpa, gpa + size) against the region's mapping. The guest may be
+  // writing these bytes: aligned words are read in one load (base/guest_copy.h).
+  copy_from_guest(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
   return ok();
 }
 
@@ -245,7 +247,7 @@ Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
     return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
   }
   // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
-  std::memcpy(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
+  copy_to_guest(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
   return ok();
 }
 
