@@ -89,7 +89,8 @@ TEST(QgsMessageTest, FramedRequestsFromGuestsAreRecognised) {
 }
 
 TEST(QgsSocketTest, OneRequestOverAUnixSocket) {
-  const std::string path = ::testing::TempDir() + "qgs-test.sock";
+  const std::string path =
+      ::testing::TempDir() + "qgs-test-" + std::to_string(::getpid()) + ".sock";
   ::unlink(path.c_str());
   UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(listener.valid());

@@ -9,6 +9,7 @@
 #include "vmm/tdx/tdx_backend.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -498,8 +499,10 @@ TEST(TdxCpuidTest, XfamIsHostXcr0AndXssWithinTheModuleMask) {
 
 // ---- host check ----------------------------------------------------------------------------
 
+// Per process: ctest runs each test in its own process, in parallel, and two of them writing
+// one shared file ("Y" vs "N") made a host-check test read the other's parameter.
 std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = ::testing::TempDir() + name + "_" + std::to_string(::getpid());
   std::ofstream(path) << text;
   return path;
 }
