@@ -244,7 +244,8 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
     }
     CVM_ASSIGN_OR_RETURN(images.firmware,
                          read_optional(config.payload.firmware, "reading the firmware"));
-    CVM_TRY(x86::firmware_region(images.firmware.size(), *config.payload.firmware));
+    CVM_ASSIGN_OR_RETURN(images.firmware_region,
+                         x86::firmware_region(images.firmware.size(), *config.payload.firmware));
   }
   CVM_ASSIGN_OR_RETURN(auto virtio, open_virtio_devices(config));
   CVM_ASSIGN_OR_RETURN(images.virtio_slots, virtio_slots(virtio.size()));
@@ -257,7 +258,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
     const uint64_t firmware_bytes = images.firmware.size();  // read before the move below
     return create_firmware_boot(
         config, FirmwareBoot{std::move(backend), std::move(system), backing, layout,
-                             std::move(images.firmware),
+                             std::move(images.firmware), images.firmware_region,
                              FwCfgPayload{.kernel = as_blob(std::move(images.kernel)),
                                           .initrd = as_blob(std::move(images.initrd)),
                                           .firmware_bytes = firmware_bytes},
@@ -281,8 +282,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
 Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& config,
                                                                FirmwareBoot boot) {
   const std::vector<std::byte>& image = boot.image;
-  CVM_ASSIGN_OR_RETURN(const x86::RamRegion region,
-                       x86::firmware_region(image.size(), *config.payload.firmware));
+  const x86::RamRegion& region = boot.region;
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, create_vm(boot.system));
   CVM_ASSIGN_OR_RETURN(auto memory, GuestMemory::create(vm, ram_ranges(boot.layout), boot.backing));
   CVM_TRY(memory->add_region(vm, RamRange{region.gpa, region.size}));

@@ -68,6 +68,7 @@ class Machine final {
     std::vector<std::byte> initrd;
     std::vector<x86::VirtioMmioSlot> virtio_slots;  // announced to the guest, in device order
     std::vector<std::byte> firmware;                 // plain --firmware boot only
+    x86::RamRegion firmware_region{};                // where `firmware` goes (checked size)
   };
   [[nodiscard]] Result<void> load_and_create_vcpus(const VmConfig& config,
                                                    const x86::MemoryLayout& layout,
@@ -82,7 +83,8 @@ class Machine final {
     kvm::System system;
     RamBacking backing;
     x86::MemoryLayout layout;
-    std::vector<std::byte> image;  // the firmware file, size already checked
+    std::vector<std::byte> image;  // the firmware file
+    x86::RamRegion region;         // where it goes: firmware_region() of its size, checked
     FwCfgPayload payload;          // the kernel and initrd already read (and checked)
     std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio;
   };
