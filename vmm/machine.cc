@@ -508,6 +508,7 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
     CVM_TRY(vm.set_tss_addr(kTssAddress));
   }
   CVM_TRY(vm.enable_split_irqchip(x86::kIoapicPins));
+  // The TSC (without --platform tsc_khz: KVM's default, the host's), before INIT_VM fixes it.
   CVM_TRY(set_confidential_tsc(vm, needs, backend->name(), config.platform.tsc_khz));
   CVM_TRY(backend->init_vm(system, vm, plan));
 
