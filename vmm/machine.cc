@@ -476,6 +476,8 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   CVM_TRY(machine->finish_devices(config, std::move(virtio),
                                   {inputs.kernel, inputs.initrd,
                                    inputs.firmware ? inputs.firmware->size() : 0}));
+  // The launched image is ROM: OVMF's SEV-ES/SNP flash writes (VMGEXIT MMIO) are dropped.
+  CVM_TRY(insert_firmware_rom(machine->devices_->mmio_bus(), plan));
   return machine;
 }
 

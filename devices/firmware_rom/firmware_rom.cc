@@ -38,8 +38,8 @@ void FirmwareRom::write(uint64_t, std::span<const std::byte>) {
     return;
   }
   if (log_) {
-    log_(fmt::format("{}: firmware writes are discarded (the image is read-only): UEFI variable "
-                     "writes are not persisted under a TEE",
+    log_(fmt::format("{} is read-only: guest writes are discarded, so UEFI variable writes "
+                     "are not persisted under a TEE",
                      description_));
   }
 }

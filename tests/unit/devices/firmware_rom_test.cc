@@ -59,8 +59,8 @@ TEST(FirmwareRomTest, WritesAreDroppedCountedAndLoggedOnce) {
   EXPECT_EQ(read_le(rom, 0x20, 1), static_cast<uint64_t>((0x20 * 7 + 3) & 0xff));
   ASSERT_EQ(log.lines.size(), 1u);
   EXPECT_EQ(log.lines[0],
-            "firmware [0xfffff000, 0x100000000): firmware writes are discarded (the image is "
-            "read-only): UEFI variable writes are not persisted under a TEE");
+            "firmware [0xfffff000, 0x100000000) is read-only: guest writes are discarded, so "
+            "UEFI variable writes are not persisted under a TEE");
 }
 
 TEST(FirmwareRomTest, WindowBeyondTheContentsReadsZero) {
