@@ -116,5 +116,41 @@ TEST(SnpMachineFirmwareRomTest, FirmwareRegionIsReadOnlyMmio) {
   EXPECT_EQ(mmio.unhandled_writes(), before + 1);
 }
 
+// cvmm-measure --vmm-type cvmm refuses the same kernels (tests/unit/firmware/snp CLI tests):
+// a kernel fw_cfg could not serve is refused before the launch measures anything.
+TEST(SnpMachineKernelTest, NonBzImageKernelIsRefusedBeforeTheLaunch) {
+  const auto ovmf = firmware::testing::build_synthetic_ovmf();
+  const std::string stem = ::testing::TempDir() + "cvmm_snp_kernel_" + std::to_string(::getpid());
+  std::vector<std::byte> pattern(10000);  // the sev-snp-measure reference kernel: no "HdrS"
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    pattern[i] = static_cast<std::byte>((i * 13 + 1) & 0xff);
+  }
+  const std::pair<std::string, const std::vector<std::byte>*> files[] = {
+      {stem + "_ovmf.fd", &ovmf}, {stem + "_kernel", &pattern}};
+  for (const auto& [path, bytes] : files) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes->data()),
+               static_cast<std::streamsize>(bytes->size()));
+  }
+  VmConfig config = snp_config(1);
+  config.payload.firmware = files[0].first;
+  config.payload.kernel = files[1].first;
+  SnpKvmModel model;
+  SnpBackendHooks hooks;
+  hooks.read_host_file = snp_enabled_files();
+  hooks.log = [](std::string_view) {};
+  auto machine = Machine::create(config, make_snp_backend(config.platform, hooks), model);
+  for (const auto& file : files) {
+    ::unlink(file.first.c_str());
+  }
+  ASSERT_FALSE(machine.has_value());
+  EXPECT_EQ(machine.error().message(),
+            "--kernel " + files[1].first +
+                ": firmware direct boot needs a bzImage (the firmware loads the kernel through "
+                "fw_cfg): no \"HdrS\" setup header at 0x202");
+  EXPECT_EQ(model.sev_commands(), std::vector<uint32_t>{});
+  EXPECT_TRUE(model.measured().empty());
+}
+
 }  // namespace
 }  // namespace cvm::vmm::snp::testing

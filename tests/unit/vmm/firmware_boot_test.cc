@@ -276,8 +276,8 @@ TEST(FirmwareBootTest, FirmwareLoadsOnlyBzImageKernels) {
   ASSERT_FALSE(machine.has_value());
   EXPECT_EQ(machine.error().message(),
             "--kernel " + kernel +
-                ": with --firmware the firmware loads the kernel through fw_cfg, which needs a "
-                "bzImage (an EFI-stub kernel), not an ELF vmlinux");
+                ": firmware direct boot needs a bzImage (the firmware loads the kernel through "
+                "fw_cfg): this is an ELF vmlinux");
   EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
 }
 
