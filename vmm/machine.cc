@@ -250,7 +250,8 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system, *backend, config.platform));
   if (backend->requirements().private_memory || backend->requirements().firmware_boot) {
-    return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
+    return create_confidential(config, layout, std::move(backend), std::move(system),
+                               std::move(virtio));
   }
   if (config.payload.firmware) {
     const uint64_t firmware_bytes = images.firmware.size();  // read before the move below
@@ -269,7 +270,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
       new Machine(std::move(system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  CVM_TRY(machine->finish_devices(config, layout, std::move(virtio)));
   return machine;
 }
 
@@ -292,24 +293,23 @@ Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& c
       new Machine(std::move(boot.system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(boot.backend);
   CVM_TRY(machine->create_vcpus(config, /*set_boot_msrs=*/false));
-  CVM_TRY(machine->finish_devices(config, std::move(boot.virtio), std::move(boot.payload)));
+  CVM_TRY(machine->finish_devices(config, boot.layout, std::move(boot.virtio),
+                                  std::move(boot.payload)));
   return machine;
 }
 
 Result<void> Machine::finish_devices(
-    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
-    FwCfgPayload payload) {
+    const VmConfig& config, const x86::MemoryLayout& layout,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio, FwCfgPayload payload) {
   std::optional<devices::fw_cfg::FwCfgStore> fw_cfg;
   if (config.payload.firmware) {  // firmware learns the platform through fw_cfg
     CVM_ASSIGN_OR_RETURN(const FwCfgMachineSpec spec,
-                         fw_cfg_machine_spec(config, virtio.size(), std::move(payload)));
+                         fw_cfg_machine_spec(config, layout, virtio.size(), std::move(payload)));
     CVM_ASSIGN_OR_RETURN(fw_cfg, build_machine_fw_cfg(spec));
   }
   CVM_ASSIGN_OR_RETURN(devices_, MachineDevices::create(vm_, config.serial, *memory_,
                                                         std::move(virtio), std::move(fw_cfg)));
   if (config.payload.firmware) {
-    CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
-                         x86::compute_memory_layout(config.memory.size_bytes));
     CVM_TRY(insert_firmware_platform(devices_->pio_bus(), *devices_, layout,
                                      config.cpus.boot_vcpus));
   }
@@ -441,11 +441,9 @@ std::vector<RamRange> plan_ranges(const firmware::LaunchPlan& plan) {
 // The launch order of vmm/tee_backend.h, steps 2-7. Everything the guest's launch measurement
 // covers comes from `plan`, built by the same code cvmm-measure uses.
 Result<std::unique_ptr<Machine>> Machine::create_confidential(
-    const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
-    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+    const VmConfig& config, const x86::MemoryLayout& layout, std::unique_ptr<TeeBackend> backend,
+    kvm::System system, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
   const TeeRequirements needs = backend->requirements();
-  CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
-                       x86::compute_memory_layout(config.memory.size_bytes));
   CVM_ASSIGN_OR_RETURN(const TeeLaunchInputs inputs, tee_inputs(config));
   if (inputs.kernel) {  // fw_cfg serves it to the firmware after the launch: refuse it now
     CVM_TRY(check_firmware_kernel(*inputs.kernel, config.payload.kernel));
@@ -474,7 +472,7 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->create_tee_vcpus(config, plan));
   CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio),
+  CVM_TRY(machine->finish_devices(config, layout, std::move(virtio),
                                   {inputs.kernel, inputs.initrd,
                                    inputs.firmware ? inputs.firmware->size() : 0}));
   // The launched image is ROM: OVMF's SEV-ES/SNP flash writes (VMGEXIT MMIO) are dropped.
