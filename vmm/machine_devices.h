@@ -13,8 +13,8 @@
 //   MMIO      0xfec00000   userspace IOAPIC (split irqchip), delivering MSIs with
 //                          KVM_SIGNAL_MSI and mirroring its routes into KVM's GSI table so
 //                          level-triggered EOIs come back as KVM_EXIT_IOAPIC_EOI.
-//   MMIO      4 GiB - image confidential (SEV-ES/SNP) firmware boots only: the launched image,
-//                          read-only (devices/firmware_rom, inserted by vmm/firmware_platform.h)
+//   MMIO      [4 GiB - image size, 4 GiB)  SEV-SNP firmware boots only: the launched firmware
+//                          image, read-only (devices/firmware_rom; vmm/firmware_platform.h)
 // Power requests (ACPI S5, ACPI reset, i8042 reset) stop the VM with status 0.
 // Owned by vmm::Machine; must outlive the vCPU threads (the machine joins them first).
 #pragma once
