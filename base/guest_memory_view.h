@@ -26,6 +26,13 @@ namespace cvm {
 /// Thread-safety: implementations must allow concurrent calls from several threads (vCPU
 /// threads, the event loop, device workers). The guest may modify the bytes concurrently, so
 /// callers copy structures out first and validate the copy, never the guest's bytes.
+///
+/// Single-copy atomicity: a read() or write() of 2, 4 or 8 bytes at a gpa aligned to its size
+/// is one load or store (base/guest_copy.h), so a concurrent guest store of that word is seen
+/// whole or not at all. Virtqueues rely on it for the ring indices the driver publishes
+/// (virtio 1.2 §2.7.13.3: the driver updates idx after the ring entries, with a barrier); a
+/// plain memcpy may tear them (glibc copies 2 bytes as a byte load and a word load).
+/// tests/unit/vmm/guest_memory_view_contract_test.cc checks every implementation.
 class GuestMemoryView {
  public:
   virtual ~GuestMemoryView() = default;

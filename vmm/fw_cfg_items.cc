@@ -96,10 +96,11 @@ Result<fw::FwCfgStore> build_machine_fw_cfg(const FwCfgMachineSpec& spec) {
   return std::move(builder).build();
 }
 
-Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config, std::size_t virtio_count,
-                                             FwCfgPayload payload) {
+Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config,
+                                             const x86::MemoryLayout& layout,
+                                             std::size_t virtio_count, FwCfgPayload payload) {
   FwCfgMachineSpec spec;
-  CVM_ASSIGN_OR_RETURN(spec.layout, x86::compute_memory_layout(config.memory.size_bytes));
+  spec.layout = layout;
   spec.boot_vcpus = config.cpus.boot_vcpus;
   spec.acpi.vcpu_count = config.cpus.boot_vcpus;
   spec.acpi.fw_cfg = true;

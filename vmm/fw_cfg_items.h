@@ -62,11 +62,13 @@ struct FwCfgPayload {
   uint64_t firmware_bytes = 0;  // image size; 0: the size of the --firmware file
 };
 
-/// The spec for `config` with `virtio_count` virtio-mmio devices in slots 0.., reading the
+/// The spec for `config` (whose RAM `layout` the machine computed) with `virtio_count`
+/// virtio-mmio devices in slots 0.., reading the
 /// kernel and initrd files that `payload` does not already hold.
-/// Errors: kIo naming an unreadable file; kInvalidArgument for a bad RAM size, slot count or
-/// firmware image size (x86::firmware_region).
+/// Errors: kIo naming an unreadable file; kInvalidArgument for a bad slot count or firmware
+/// image size (x86::firmware_region).
 [[nodiscard]] Result<FwCfgMachineSpec> fw_cfg_machine_spec(const VmConfig& config,
+                                                           const x86::MemoryLayout& layout,
                                                            std::size_t virtio_count,
                                                            FwCfgPayload payload);
 

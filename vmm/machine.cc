@@ -16,6 +16,7 @@
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
 #include "devices/virtio/vsock/vsock_device.h"
+#include "firmware/fw_cfg_kernel.h"
 #include "vmm/firmware_platform.h"
 #include "vmm/plain_backend.h"
 #include "vmm/signals.h"
@@ -158,15 +159,12 @@ x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte>
   return spec;
 }
 
-/// With --firmware, OVMF takes the kernel from fw_cfg and starts it as an EFI application (or,
-/// failing that, through the Linux boot protocol): both need a bzImage, never an ELF vmlinux.
+/// With --firmware the firmware takes the kernel from fw_cfg: the rule cvmm-measure shares
+/// (firmware/fw_cfg_kernel.h), checked before any KVM object exists.
 Result<void> check_firmware_kernel(std::span<const std::byte> kernel, const std::string& path) {
-  CVM_ASSIGN_OR_RETURN(const x86::KernelFormat format, x86::detect_kernel_format(kernel));
-  if (format != x86::KernelFormat::kBzImage) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--kernel {}: with --firmware the firmware loads the kernel through "
-                      "fw_cfg, which needs a bzImage (an EFI-stub kernel), not an ELF vmlinux",
-                      path);
+  auto checked = firmware::check_firmware_boot_kernel(kernel);
+  if (!checked) {
+    return std::move(checked).error().context(fmt::format("--kernel {}", path));
   }
   return ok();
 }
@@ -252,7 +250,8 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
   CVM_ASSIGN_OR_RETURN(kvm::System system, kvm::System::open(sys));
   CVM_TRY(check_host(system, *backend, config.platform));
   if (backend->requirements().private_memory || backend->requirements().firmware_boot) {
-    return create_confidential(config, std::move(backend), std::move(system), std::move(virtio));
+    return create_confidential(config, layout, std::move(backend), std::move(system),
+                               std::move(virtio));
   }
   if (config.payload.firmware) {
     const uint64_t firmware_bytes = images.firmware.size();  // read before the move below
@@ -271,7 +270,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config,
       new Machine(std::move(system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->load_and_create_vcpus(config, layout, images));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio)));
+  CVM_TRY(machine->finish_devices(config, layout, std::move(virtio)));
   return machine;
 }
 
@@ -294,24 +293,23 @@ Result<std::unique_ptr<Machine>> Machine::create_firmware_boot(const VmConfig& c
       new Machine(std::move(boot.system), std::move(memory), std::move(vm)));
   machine->backend_ = std::move(boot.backend);
   CVM_TRY(machine->create_vcpus(config, /*set_boot_msrs=*/false));
-  CVM_TRY(machine->finish_devices(config, std::move(boot.virtio), std::move(boot.payload)));
+  CVM_TRY(machine->finish_devices(config, boot.layout, std::move(boot.virtio),
+                                  std::move(boot.payload)));
   return machine;
 }
 
 Result<void> Machine::finish_devices(
-    const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
-    FwCfgPayload payload) {
+    const VmConfig& config, const x86::MemoryLayout& layout,
+    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio, FwCfgPayload payload) {
   std::optional<devices::fw_cfg::FwCfgStore> fw_cfg;
   if (config.payload.firmware) {  // firmware learns the platform through fw_cfg
     CVM_ASSIGN_OR_RETURN(const FwCfgMachineSpec spec,
-                         fw_cfg_machine_spec(config, virtio.size(), std::move(payload)));
+                         fw_cfg_machine_spec(config, layout, virtio.size(), std::move(payload)));
     CVM_ASSIGN_OR_RETURN(fw_cfg, build_machine_fw_cfg(spec));
   }
   CVM_ASSIGN_OR_RETURN(devices_, MachineDevices::create(vm_, config.serial, *memory_,
                                                         std::move(virtio), std::move(fw_cfg)));
   if (config.payload.firmware) {
-    CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
-                         x86::compute_memory_layout(config.memory.size_bytes));
     CVM_TRY(insert_firmware_platform(devices_->pio_bus(), *devices_, layout,
                                      config.cpus.boot_vcpus));
   }
@@ -443,12 +441,13 @@ std::vector<RamRange> plan_ranges(const firmware::LaunchPlan& plan) {
 // The launch order of vmm/tee_backend.h, steps 2-7. Everything the guest's launch measurement
 // covers comes from `plan`, built by the same code cvmm-measure uses.
 Result<std::unique_ptr<Machine>> Machine::create_confidential(
-    const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
-    std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
+    const VmConfig& config, const x86::MemoryLayout& layout, std::unique_ptr<TeeBackend> backend,
+    kvm::System system, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
   const TeeRequirements needs = backend->requirements();
-  CVM_ASSIGN_OR_RETURN(const x86::MemoryLayout layout,
-                       x86::compute_memory_layout(config.memory.size_bytes));
   CVM_ASSIGN_OR_RETURN(const TeeLaunchInputs inputs, tee_inputs(config));
+  if (inputs.kernel) {  // fw_cfg serves it to the firmware after the launch: refuse it now
+    CVM_TRY(check_firmware_kernel(*inputs.kernel, config.payload.kernel));
+  }
   CVM_ASSIGN_OR_RETURN(const firmware::LaunchPlan plan, backend->build_launch_plan(inputs));
 
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, system.create_vm(needs.vm_type));
@@ -473,9 +472,11 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   machine->backend_ = std::move(backend);
   CVM_TRY(machine->create_tee_vcpus(config, plan));
   CVM_TRY(machine->backend_->launch(machine->vm_, *machine->memory_, machine->vcpus_, plan));
-  CVM_TRY(machine->finish_devices(config, std::move(virtio),
+  CVM_TRY(machine->finish_devices(config, layout, std::move(virtio),
                                   {inputs.kernel, inputs.initrd,
                                    inputs.firmware ? inputs.firmware->size() : 0}));
+  // The launched image is ROM: OVMF's SEV-ES/SNP flash writes (VMGEXIT MMIO) are dropped.
+  CVM_TRY(insert_firmware_rom(machine->devices_->mmio_bus(), plan));
   return machine;
 }
 

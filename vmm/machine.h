@@ -95,14 +95,16 @@ class Machine final {
   // Confidential guests (machine_tee.cc): the launch steps of vmm/tee_backend.h.
   struct TeeLaunch;
   [[nodiscard]] static Result<std::unique_ptr<Machine>> create_confidential(
-      const VmConfig& config, std::unique_ptr<TeeBackend> backend, kvm::System system,
+      const VmConfig& config, const x86::MemoryLayout& layout,
+      std::unique_ptr<TeeBackend> backend, kvm::System system,
       std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio);
   [[nodiscard]] Result<void> create_tee_vcpus(const VmConfig& config,
                                               const firmware::LaunchPlan& plan);
   /// Builds the devices; with --firmware also the fw_cfg items (vmm/fw_cfg_items.h), from
   /// `payload` where the launch already read the kernel and initrd.
   [[nodiscard]] Result<void> finish_devices(
-      const VmConfig& config, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
+      const VmConfig& config, const x86::MemoryLayout& layout,
+      std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio,
       FwCfgPayload payload = {});
 
   std::unique_ptr<TeeBackend> backend_;  // outlives everything that may call into it

@@ -21,8 +21,6 @@ constexpr uint64_t kDescSize = 16;
 constexpr uint64_t kAvailHeader = 4;  // flags + idx
 constexpr uint64_t kUsedHeader = 4;
 constexpr uint64_t kUsedElemSize = 8;
-// Re-reads of a driver word that keeps changing before its value is used anyway.
-constexpr int kMaxWordReads = 8;
 
 Error guest_error(std::string message) { return Error(ErrorCode::kGuest, std::move(message)); }
 
@@ -56,33 +54,17 @@ Result<SplitVirtqueue> SplitVirtqueue::create(const QueueLayout& layout, uint16_
   return SplitVirtqueue(layout, features, memory);
 }
 
+// Ring words the driver may be storing right now (avail idx, used_event, flags) are read once:
+// GuestMemoryView guarantees an aligned 2-byte read is a single load, so the value is one the
+// driver wrote, never half of an old and half of a new one (base/guest_memory_view.h).
 Result<uint16_t> SplitVirtqueue::read_u16(uint64_t gpa) const {
   std::array<std::byte, 2> raw{};
   CVM_TRY(memory_->read(gpa, raw));
   return load_le<uint16_t>(raw);
 }
 
-// A ring word the driver may be storing right now (avail idx, used_event, flags). The copy
-// GuestMemoryView::read() makes is not a single load: glibc's memcpy of 2 bytes loads byte 0
-// and then the whole word, so a store landing in between (the reader preempted there)
-// yields the new high byte with an old low byte, e.g. 0x4e8f between 0x4d8f and 0x4e10, a
-// value the driver never wrote that can pass as up to a whole queue of new buffers. Two
-// equal reads in a row cannot both be torn like that unless the driver rewrote the word
-// back and forth in between, which a driver that only moves forward does not do.
-Result<uint16_t> SplitVirtqueue::read_driver_word(uint64_t gpa) const {
-  CVM_ASSIGN_OR_RETURN(uint16_t value, read_u16(gpa));
-  for (int attempt = 0; attempt < kMaxWordReads; ++attempt) {
-    CVM_ASSIGN_OR_RETURN(const uint16_t again, read_u16(gpa));
-    if (again == value) {
-      return value;
-    }
-    value = again;
-  }
-  return value;  // still moving: validation of the value catches nonsense
-}
-
 Result<uint16_t> SplitVirtqueue::read_avail_idx() const {
-  CVM_ASSIGN_OR_RETURN(uint16_t idx, read_driver_word(layout_.avail_ring + 2));
+  CVM_ASSIGN_OR_RETURN(uint16_t idx, read_u16(layout_.avail_ring + 2));
   // Ring entries and descriptors written before idx must be read after it (§2.7.13.3).
   std::atomic_thread_fence(std::memory_order_acquire);
   return idx;
@@ -227,10 +209,10 @@ Result<bool> SplitVirtqueue::needs_notification() {
   signalled_used_ = next_used_;
   if (features_.event_idx) {
     CVM_ASSIGN_OR_RETURN(uint16_t used_event,
-                         read_driver_word(layout_.avail_ring + kAvailHeader + 2 * layout_.size));
+                         read_u16(layout_.avail_ring + kAvailHeader + 2 * layout_.size));
     return vring_need_event(used_event, next_used_, old_used);
   }
-  CVM_ASSIGN_OR_RETURN(uint16_t flags, read_driver_word(layout_.avail_ring));
+  CVM_ASSIGN_OR_RETURN(uint16_t flags, read_u16(layout_.avail_ring));
   return old_used != next_used_ && (flags & kAvailFlagNoInterrupt) == 0;
 }
 

@@ -108,7 +108,6 @@ class SplitVirtqueue final {
   };
 
   Result<uint16_t> read_u16(uint64_t gpa) const;
-  Result<uint16_t> read_driver_word(uint64_t gpa) const;
   Result<Descriptor> read_descriptor(uint64_t table, uint32_t index) const;
   Result<void> walk_chain(uint16_t head, DescriptorChain& chain) const;
   Result<uint16_t> read_avail_idx() const;

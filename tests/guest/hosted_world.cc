@@ -73,7 +73,7 @@ Result<void> HostDataMemory::read(uint64_t gpa, std::span<std::byte> out) const 
   if (!contains(gpa, out.size())) {
     return guest_range_error(gpa, out.size());
   }
-  std::memcpy(out.data(), reinterpret_cast<const void*>(gpa), out.size());
+  copy_from_guest(out.data(), reinterpret_cast<const std::byte*>(gpa), out.size());
   return ok();
 }
 
@@ -81,7 +81,7 @@ Result<void> HostDataMemory::write(uint64_t gpa, std::span<const std::byte> data
   if (!contains(gpa, data.size())) {
     return guest_range_error(gpa, data.size());
   }
-  std::memcpy(reinterpret_cast<void*>(gpa), data.data(), data.size());
+  copy_to_guest(reinterpret_cast<std::byte*>(gpa), data.data(), data.size());
   return ok();
 }
 

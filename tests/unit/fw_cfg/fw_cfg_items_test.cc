@@ -125,7 +125,9 @@ TEST(FwCfgItemsTest, SpecFromTheConfigPlacesTheImageBelow4GiB) {
   config.payload.firmware = path;
   config.cpus.boot_vcpus = 3;
   config.memory.size_bytes = 128 << 20;
-  auto spec = fw_cfg_machine_spec(config, 2, {});
+  auto layout = x86::compute_memory_layout(config.memory.size_bytes);
+  ASSERT_TRUE(layout.has_value());
+  auto spec = fw_cfg_machine_spec(config, *layout, 2, {});
   ::unlink(path.c_str());
   ASSERT_TRUE(spec.has_value()) << spec.error().message();
   EXPECT_EQ(spec->firmware.gpa, 0xffc00000u);
@@ -136,7 +138,7 @@ TEST(FwCfgItemsTest, SpecFromTheConfigPlacesTheImageBelow4GiB) {
   EXPECT_EQ(spec->acpi.virtio_devices[1].base, 0xd0001000u);
   EXPECT_FALSE(spec->kernel);
   // The size the launch already knows wins over the file.
-  auto given = fw_cfg_machine_spec(config, 0, {.firmware_bytes = 0x200000});
+  auto given = fw_cfg_machine_spec(config, *layout, 0, {.firmware_bytes = 0x200000});
   ASSERT_TRUE(given.has_value());
   EXPECT_EQ(given->firmware.gpa, 0xffe00000u);
 }
@@ -148,8 +150,8 @@ TEST(FwCfgItemsTest, AnElfKernelCannotBeServedToFirmware) {
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code(), ErrorCode::kMalformedImage);
   EXPECT_EQ(store.error().message(),
-            "fw_cfg direct boot: kernel: not a bzImage (no \"HdrS\" setup header at 0x202); "
-            "firmware direct boot takes a bzImage");
+            "fw_cfg direct boot: kernel: firmware direct boot needs a bzImage (the firmware "
+            "loads the kernel through fw_cfg): this is an ELF vmlinux");
 }
 
 }  // namespace
