@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // GuestMemoryView: the only way device models reach guest memory (architecture-anchors §B.3).
 // Every access is bounds-checked and copies bytes in or out; there are no long-lived pointers
-// into guest RAM. Under TDX/SNP an implementation covers the shared ranges only, so a private
+// into guest RAM, with one exception: host_iovecs() lends host addresses of a checked range
+// for one scatter-gather system call (a socket readv/writev straight to or from guest
+// buffers), so pass-through payload is not copied through a bounce buffer. Under TDX/SNP an implementation covers the shared ranges only, so a private
 // GPA is an ordinary error. Included by devices/ and vmm/; depends on base/ only.
 #pragma once
+
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +48,21 @@ class GuestMemoryView {
   /// True when the whole range [gpa, gpa + length) is accessible (length 0 is always valid
   /// unless gpa itself is outside every region). Lets parsers reject a bad descriptor early.
   [[nodiscard]] virtual bool contains(uint64_t gpa, uint64_t length) const = 0;
+
+  /// Resolves guest bytes [gpa, gpa + length) to the host memory behind them, for readv/
+  /// writev/recvmsg/sendmsg straight against guest memory. Fills `out` in guest-address order
+  /// with one iovec per host-contiguous piece (a range spanning two adjacent regions gives
+  /// two) and returns how many entries it filled; when `out` is too short the filled entries
+  /// cover a prefix of the range (sum their iov_len), and length 0 fills none. Fails with
+  /// kGuest (nothing filled) exactly where read()/write() of the same range fail.
+  ///
+  /// Lifetime: the iovecs stay valid only while guest memory stays mapped, i.e. for the
+  /// machine's lifetime (devices are destroyed before guest memory); do not keep them across
+  /// a device reset. The guest may change the bytes at any time, so use them only for
+  /// payload passed through unparsed; copy anything to be validated out with read().
+  /// Under TDX/SNP they reach the shared side only, like read()/write().
+  [[nodiscard]] virtual Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                                        std::span<iovec> out) = 0;
 };
 
 /// Error used by GuestMemoryView implementations for an inaccessible range.
@@ -79,6 +98,19 @@ class BufferGuestMemory final : public GuestMemoryView {
 
   bool contains(uint64_t gpa, uint64_t length) const override {
     return gpa >= base_ && range_within<uint64_t>(gpa - base_, length, bytes_.size());
+  }
+
+  Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                  std::span<iovec> out) override {
+    if (!contains(gpa, length)) {
+      return guest_range_error(gpa, length);
+    }
+    if (length == 0 || out.empty()) {
+      return std::size_t{0};
+    }
+    // Bounds: contains() proved [gpa - base_, + length) lies inside bytes_.
+    out[0] = iovec{.iov_base = bytes_.data() + (gpa - base_), .iov_len = length};
+    return std::size_t{1};
   }
 
   uint64_t base() const noexcept { return base_; }

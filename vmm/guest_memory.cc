@@ -224,31 +224,79 @@ const GuestMemory::Region* GuestMemory::find(uint64_t gpa, uint64_t size) const 
   return nullptr;
 }
 
+bool GuestMemory::covered(uint64_t gpa, uint64_t length) const noexcept {
+  if (length == 0) {
+    return find(gpa, 0) != nullptr;
+  }
+  if (!checked_add<uint64_t>(gpa, length - 1)) {
+    return false;  // wraps around 2^64
+  }
+  uint64_t done = 0;
+  while (done < length) {
+    // Bounds: gpa + done <= gpa + length - 1, checked above.
+    const Region* region = find(gpa + done, 1);
+    if (region == nullptr) {
+      return false;
+    }
+    const uint64_t offset = gpa + done - region->gpa;
+    done += std::min(region->size - offset, length - done);
+  }
+  return true;
+}
+
+template <typename Visit>
+void GuestMemory::for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const {
+  uint64_t done = 0;
+  while (done < length) {
+    // Bounds: covered(gpa, length) held, so every byte of the range lies in some region.
+    const Region* region = find(gpa + done, 1);
+    const uint64_t offset = gpa + done - region->gpa;
+    const uint64_t piece = std::min(region->size - offset, length - done);
+    if (!visit(region->mapping.span().subspan(offset, piece), done)) {
+      return;
+    }
+    done += piece;
+  }
+}
+
 Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
-  const Region* region = find(gpa, out.size());
-  if (region == nullptr) {
+  if (!covered(gpa, out.size())) {
     return guest_range_error(gpa, out.size());
   }
-  if (out.empty()) {
-    return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
-  }
-  // Bounds: find() checked [gpa, gpa + size) against the region's mapping. The guest may be
-  // writing these bytes: aligned words are read in one load (base/guest_copy.h).
-  copy_from_guest(out.data(), region->mapping.data() + (gpa - region->gpa), out.size());
+  // The guest may be writing these bytes: aligned words are read in one load
+  // (base/guest_copy.h; regions are page aligned, so no aligned word is split).
+  for_each_piece(gpa, out.size(), [&](std::span<std::byte> host, uint64_t at) {
+    copy_from_guest(out.data() + at, host.data(), host.size());
+    return true;
+  });
   return ok();
 }
 
 Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
-  const Region* region = find(gpa, data.size());
-  if (region == nullptr) {
+  if (!covered(gpa, data.size())) {
     return guest_range_error(gpa, data.size());
   }
-  if (data.empty()) {
-    return ok();  // memcpy with a null span pointer is undefined even for 0 bytes
-  }
-  // Bounds: find() checked [gpa, gpa + size) against the region's mapping.
-  copy_to_guest(region->mapping.data() + (gpa - region->gpa), data.data(), data.size());
+  for_each_piece(gpa, data.size(), [&](std::span<std::byte> host, uint64_t at) {
+    copy_to_guest(host.data(), data.data() + at, host.size());
+    return true;
+  });
   return ok();
+}
+
+Result<std::size_t> GuestMemory::host_iovecs(uint64_t gpa, uint64_t length,
+                                             std::span<iovec> out) {
+  if (!covered(gpa, length)) {
+    return guest_range_error(gpa, length);
+  }
+  std::size_t used = 0;
+  for_each_piece(gpa, length, [&](std::span<std::byte> host, uint64_t /*at*/) {
+    if (used == out.size()) {
+      return false;  // `out` is full: the caller gets a prefix of the range
+    }
+    out[used++] = iovec{.iov_base = host.data(), .iov_len = host.size()};
+    return true;
+  });
+  return used;
 }
 
 Result<std::span<std::byte>> GuestMemory::host_span(uint64_t gpa, uint64_t size) const {
@@ -261,7 +309,7 @@ Result<std::span<std::byte>> GuestMemory::host_span(uint64_t gpa, uint64_t size)
 }
 
 bool GuestMemory::contains(uint64_t gpa, uint64_t length) const {
-  return find(gpa, length) != nullptr;
+  return covered(gpa, length);
 }
 
 uint64_t GuestMemory::size() const noexcept {

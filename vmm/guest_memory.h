@@ -90,6 +90,10 @@ class GuestMemory final : public GuestMemoryView {
   [[nodiscard]] Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
   [[nodiscard]] Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
   [[nodiscard]] bool contains(uint64_t gpa, uint64_t length) const override;
+  /// One iovec per region the range touches: adjacent regions (separate memory slots) are
+  /// one guest range, so read()/write()/contains() accept ranges spanning them too.
+  [[nodiscard]] Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                                std::span<iovec> out) override;
 
   /// Host bytes backing [gpa, gpa + size), which must lie inside one region. For the VMM's own
   /// loaders (kernel, boot structures) before vCPUs run; devices use read()/write().
@@ -105,6 +109,13 @@ class GuestMemory final : public GuestMemoryView {
   explicit GuestMemory(RamBacking backing) noexcept : backing_(backing) {}
   /// The region holding [gpa, gpa + size) entirely, or nullptr.
   const Region* find(uint64_t gpa, uint64_t size) const noexcept;
+  /// True when regions back [gpa, gpa + length) end to end (no hole, no wrap); for length 0
+  /// when gpa lies inside or at the end of a region (what find(gpa, 0) accepted).
+  bool covered(uint64_t gpa, uint64_t length) const noexcept;
+  /// Calls visit(host bytes, offset into the range) for each region's piece of a covered()
+  /// range, in guest-address order, until visit returns false.
+  template <typename Visit>
+  void for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const;
   /// Maps `region` (gpa/size/slot set) with backing_ and registers its slot.
   [[nodiscard]] Result<void> map_region(const kvm::Vm& vm, Region& region) const;
 

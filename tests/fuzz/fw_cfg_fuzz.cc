@@ -40,6 +40,10 @@ class CheckedMemory final : public cvm::GuestMemoryView {
     return result;
   }
   bool contains(uint64_t gpa, uint64_t length) const override { return ram.contains(gpa, length); }
+  cvm::Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                       std::span<iovec> out) override {
+    return ram.host_iovecs(gpa, length, out);
+  }
   cvm::BufferGuestMemory ram{kRamBase, kRamBytes};
 };
 

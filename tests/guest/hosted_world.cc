@@ -91,6 +91,18 @@ bool HostDataMemory::contains(uint64_t gpa, uint64_t length) const {
   return gpa >= low && range_within<uint64_t>(gpa - low, length, high - low);
 }
 
+Result<std::size_t> HostDataMemory::host_iovecs(uint64_t gpa, uint64_t length,
+                                                std::span<iovec> out) {
+  if (!contains(gpa, length)) {
+    return guest_range_error(gpa, length);
+  }
+  if (length == 0 || out.empty()) {
+    return std::size_t{0};
+  }
+  out[0] = iovec{.iov_base = reinterpret_cast<void*>(gpa), .iov_len = length};
+  return std::size_t{1};
+}
+
 void hosted_attach(uint32_t index, devices::BusDevice& device) {
   const std::lock_guard lock(world.mutex);
   world.windows[kHostedSlotBase + index * kHostedSlotSize] = &device;

@@ -62,6 +62,13 @@ bool RegionGuestMemory::contains(uint64_t gpa, uint64_t length) const {
   return region_for(gpa, length) != nullptr;
 }
 
+Result<std::size_t> RegionGuestMemory::host_iovecs(uint64_t gpa, uint64_t length,
+                                                   std::span<iovec> out) {
+  auto* region = const_cast<BufferGuestMemory*>(region_for(gpa, length));
+  return region ? region->host_iovecs(gpa, length, out)
+                : Result<std::size_t>(guest_range_error(gpa, length));
+}
+
 void FwCfgGuest::select(uint16_t key) {
   std::array<std::byte, 2> bytes{};
   store_le<uint16_t>(bytes, key);

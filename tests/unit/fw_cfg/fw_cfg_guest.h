@@ -26,6 +26,8 @@ class RegionGuestMemory final : public GuestMemoryView {
   Result<void> read(uint64_t gpa, std::span<std::byte> out) const override;
   Result<void> write(uint64_t gpa, std::span<const std::byte> data) override;
   bool contains(uint64_t gpa, uint64_t length) const override;
+  Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                  std::span<iovec> out) override;
 
  private:
   const BufferGuestMemory* region_for(uint64_t gpa, uint64_t length) const;

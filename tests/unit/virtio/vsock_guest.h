@@ -67,6 +67,12 @@ class LockedGuestMemory final : public GuestMemoryView {
   bool contains(uint64_t gpa, uint64_t length) const override {
     return inner_.contains(gpa, length);
   }
+  // The device then does socket I/O on these bytes without the lock: its ring accesses
+  // (locked, or fenced when unlocked) order the payload as a real guest's do.
+  Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                  std::span<iovec> out) override {
+    return inner_.host_iovecs(gpa, length, out);
+  }
 
  private:
   // The word at an aligned 2-byte access inside memory, else nullptr.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -152,6 +153,89 @@ TEST(GuestMemoryTest, AccessIsBoundsChecked) {
   auto span = (*created)->host_span(4096, 16);
   ASSERT_TRUE(span.has_value());
   EXPECT_EQ(span->data(), (*created)->regions()[0].mapping.data() + 4096);
+}
+
+}  // namespace
+}  // namespace cvm::vmm
+
+namespace cvm::vmm {
+namespace {
+
+// Two slots back one contiguous guest range [0, 4 MiB): a guest buffer may straddle them.
+TEST(GuestMemoryIovecTest, RangeAcrossAdjacentRegionsGivesOneIovecPerRegion) {
+  Fixture f;
+  const RamRange ranges[] = {{0, 2 * kMiB}, {2 * kMiB, 2 * kMiB}, {4ull << 30, 2 * kMiB}};
+  auto created = GuestMemory::create(f.vm, ranges, RamBacking::kAnonymous);
+  ASSERT_TRUE(created.has_value()) << created.error().message();
+  GuestMemory& memory = **created;
+  std::array<iovec, 4> out{};
+  auto used = memory.host_iovecs(2 * kMiB - 16, 48, out);
+  ASSERT_TRUE(used.has_value()) << used.error().message();
+  ASSERT_EQ(*used, 2u);
+  EXPECT_EQ(out[0].iov_base, memory.regions()[0].mapping.data() + 2 * kMiB - 16);
+  EXPECT_EQ(out[0].iov_len, 16u);
+  EXPECT_EQ(out[1].iov_base, memory.regions()[1].mapping.data());
+  EXPECT_EQ(out[1].iov_len, 32u);
+  // read()/write() accept the same straddling range, byte for byte through both regions.
+  std::array<std::byte, 48> data{};
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<std::byte>(i + 1);
+  }
+  ASSERT_TRUE(memory.write(2 * kMiB - 16, data).has_value());
+  EXPECT_EQ(memory.regions()[0].mapping.data()[2 * kMiB - 1], std::byte{16});
+  EXPECT_EQ(memory.regions()[1].mapping.data()[0], std::byte{17});
+  std::array<std::byte, 48> back{};
+  ASSERT_TRUE(memory.read(2 * kMiB - 16, back).has_value());
+  EXPECT_EQ(back, data);
+  EXPECT_TRUE(memory.contains(0, 4 * kMiB));
+}
+
+TEST(GuestMemoryIovecTest, ShortOutputGetsAPrefixEndingAtARegionBoundary) {
+  Fixture f;
+  const RamRange ranges[] = {{0, 2 * kMiB}, {2 * kMiB, 2 * kMiB}};
+  auto created = GuestMemory::create(f.vm, ranges, RamBacking::kAnonymous);
+  ASSERT_TRUE(created.has_value());
+  std::array<iovec, 1> out{};
+  auto used = (*created)->host_iovecs(kMiB, 2 * kMiB, out);
+  ASSERT_TRUE(used.has_value());
+  ASSERT_EQ(*used, 1u);
+  EXPECT_EQ(out[0].iov_len, kMiB);
+}
+
+TEST(GuestMemoryIovecTest, HolesOutOfRangeAndWrapAroundFailLikeRead) {
+  Fixture f;
+  const RamRange ranges[] = {{0, 2 * kMiB}, {4ull << 30, 2 * kMiB}};
+  auto created = GuestMemory::create(f.vm, ranges, RamBacking::kAnonymous);
+  ASSERT_TRUE(created.has_value());
+  GuestMemory& memory = **created;
+  struct Case {
+    uint64_t gpa;
+    uint64_t length;
+  };
+  const Case cases[] = {
+      {2 * kMiB - 2, 4},                         // runs into the hole after region 0
+      {3ull << 30, 1},                           // inside the hole
+      {(4ull << 30) + 2 * kMiB - 1, 2},          // past the last region
+      {(4ull << 30) + 2 * kMiB + 1, 0},          // empty, beyond the end
+      {16, ~uint64_t{0}},                        // wraps around 2^64
+      {~uint64_t{0}, 2},                         // wraps around 2^64
+  };
+  std::array<iovec, 4> out{};
+  for (const Case& c : cases) {
+    out[0] = iovec{};
+    auto used = memory.host_iovecs(c.gpa, c.length, out);
+    ASSERT_FALSE(used.has_value()) << c.gpa << "+" << c.length;
+    EXPECT_EQ(used.error().code(), ErrorCode::kGuest);
+    EXPECT_EQ(out[0].iov_base, nullptr);
+    EXPECT_FALSE(memory.contains(c.gpa, c.length));
+    if (c.length <= 8) {
+      std::array<std::byte, 8> buffer{};
+      EXPECT_FALSE(memory.read(c.gpa, std::span(buffer).first(c.length)).has_value());
+    }
+  }
+  auto empty = memory.host_iovecs((4ull << 30) + 2 * kMiB, 0, out);
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(*empty, 0u);
 }
 
 }  // namespace
