@@ -87,8 +87,16 @@ void pump(VsockMuxer& muxer, uint8_t room_seed) {
     }
   }
   std::vector<std::byte> room(1 + room_seed * 16);
+  // The room as up to three iovecs, like rx buffers split across descriptors or regions.
+  const std::size_t cut1 = room.size() / 3;
+  const std::size_t cut2 = room.size() - room_seed % 5;
+  std::array<iovec, 3> iov{iovec{room.data(), cut1},
+                           iovec{room.data() + cut1, cut2 - cut1},
+                           iovec{room.data() + cut2, room.size() - cut2}};
   for (int i = 0; i < 64; ++i) {
-    auto packet = muxer.next_rx_packet(room);
+    auto packet = muxer.next_rx_packet(iov);
+    check(iov[0].iov_len == cut1 && iov[1].iov_len == cut2 - cut1 &&
+          iov[2].iov_len == room.size() - cut2);  // restored
     if (!packet) {
       break;
     }
@@ -128,7 +136,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* r = data + at;
     VsockHeader h = record_header(r);
     h.len %= kMaxPayloadBytes + 1;  // the device delivers exactly len bytes (<= 64 KiB)
-    (*muxer)->on_guest_packet(h, std::span(payload).first(h.len));
+    // The payload as two iovecs split where the record says (tx buffers over descriptors).
+    const std::size_t cut = std::min<std::size_t>(h.len, std::size_t{r[9]} * 257);
+    const std::array<iovec, 2> iov{iovec{payload.data(), cut},
+                                   iovec{payload.data() + cut, h.len - cut}};
+    (*muxer)->on_guest_packet(h, iov);
     serve(accepted, r[9]);
     pump(**muxer, r[10]);
     check((*muxer)->connection_count() <= kMaxConnections);

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "base/byte_reader.h"
+#include "devices/virtio/vsock/guest_iovecs.h"
 
 namespace cvm::devices::virtio::vsock {
 namespace {
@@ -33,6 +33,31 @@ SendOutcome send_some(int fd, std::span<const std::byte> bytes, std::size_t& sen
     return SendOutcome::kFailed;
   }
   return SendOutcome::kAll;
+}
+
+// One sendmsg of `payload` (as much as the socket takes); `sent` is the count written.
+SendOutcome send_iovecs(int fd, std::span<const iovec> payload, std::size_t total,
+                        std::size_t& sent) {
+  sent = 0;
+  if (total == 0) {
+    return SendOutcome::kAll;
+  }
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(payload.data());  // sendmsg does not write them
+  msg.msg_iovlen = payload.size();
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      sent = static_cast<std::size_t>(n);
+      // A stream socket that took less is full (the next send would give EAGAIN).
+      return sent == total ? SendOutcome::kAll : SendOutcome::kPartial;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? SendOutcome::kPartial
+                                                   : SendOutcome::kFailed;
+  }
 }
 
 }  // namespace
@@ -66,24 +91,31 @@ bool Connection::should_send_credit_update() const noexcept {
   return fwd_cnt_ != advertised_fwd_cnt_ && guest_view_free < buf_alloc_ / 2;
 }
 
-Connection::Io Connection::accept_guest_data(std::span<const std::byte> payload) {
+Connection::Io Connection::accept_guest_data(std::span<const iovec> payload) {
+  const std::size_t total = iovec_bytes(payload);
   const uint32_t buffered = rx_cnt_ - fwd_cnt_;
-  if (payload.size() > buf_alloc_ - buffered) {
+  if (total > buf_alloc_ - buffered) {
     return Io::kCreditExceeded;
   }
-  rx_cnt_ += static_cast<uint32_t>(payload.size());
+  rx_cnt_ += static_cast<uint32_t>(total);
   std::size_t sent = 0;
   if (to_host_empty()) {
-    if (send_some(fd_.get(), payload, sent) == SendOutcome::kFailed) {
+    if (send_iovecs(fd_.get(), payload, total, sent) == SendOutcome::kFailed) {
       return Io::kHostGone;
     }
     fwd_cnt_ += static_cast<uint32_t>(sent);
+  }
+  if (sent == total) {
+    return Io::kOk;
   }
   if (to_host_head_ > 0 && to_host_head_ >= to_host_.size() / 2) {
     to_host_.erase(to_host_.begin(), to_host_.begin() + static_cast<long>(to_host_head_));
     to_host_head_ = 0;
   }
-  to_host_.insert(to_host_.end(), payload.begin() + static_cast<long>(sent), payload.end());
+  // Bounded: rx_cnt_ - fwd_cnt_ <= buf_alloc_ (checked above) is what is buffered.
+  const std::size_t old_size = to_host_.size();
+  to_host_.resize(old_size + (total - sent));
+  copy_from_iovecs(payload, sent, std::span(to_host_).subspan(old_size));
   return Io::kOk;
 }
 
@@ -110,21 +142,25 @@ Connection::Io Connection::flush_to_host() {
   return outcome == SendOutcome::kFailed ? Io::kHostGone : Io::kOk;
 }
 
-Connection::HostRead Connection::read_from_host(std::span<std::byte> out) {
+Connection::HostRead Connection::read_from_host(std::span<iovec> out) {
   HostRead result;
-  const std::size_t limit = std::min<std::size_t>(out.size(), peer_credit());
+  const std::size_t limit = std::min<std::size_t>(iovec_bytes(out), peer_credit());
   if (limit == 0) {
     return result;
   }
   if (!pending_to_guest_.empty()) {
     result.bytes = std::min(limit, pending_to_guest_.size());
-    std::memcpy(out.data(), pending_to_guest_.data(), result.bytes);
+    copy_to_iovecs(out, std::span(pending_to_guest_).first(result.bytes));
     pending_to_guest_.erase(pending_to_guest_.begin(),
                             pending_to_guest_.begin() + static_cast<long>(result.bytes));
     return result;
   }
+  const IovecPrefix prefix(out, limit);
+  msghdr msg{};
+  msg.msg_iov = prefix.get().data();
+  msg.msg_iovlen = prefix.get().size();
   for (;;) {
-    const ssize_t n = ::recv(fd_.get(), out.data(), limit, MSG_DONTWAIT);
+    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
     if (n > 0) {
       result.bytes = static_cast<std::size_t>(n);
     } else if (n == 0) {

@@ -6,6 +6,8 @@
 // Included by the vsock muxer and its tests.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +48,7 @@ class Connection final {
   using Clock = std::chrono::steady_clock;
   enum class State {
     kAwaitConnectLine,  // host client accepted, handshake line incomplete
+    kAwaitDriver,       // CONNECT line complete, the guest driver is not active yet
     kAwaitResponse,     // REQUEST sent to the guest, waiting for RESPONSE or RST
     kEstablished,       // data flows
   };
@@ -59,6 +62,13 @@ class Connection final {
   ConnKey key() const noexcept { return key_; }
   void set_key(ConnKey key) noexcept { key_ = key; }
   ConnectLineBuffer& connect_line() noexcept { return line_; }
+  /// Whether the guest knows this stream (has a ConnKey): after the REQUEST went out or the
+  /// guest's own REQUEST was accepted.
+  bool has_guest_side() const noexcept {
+    return state_ == State::kAwaitResponse || state_ == State::kEstablished;
+  }
+  /// kAwaitDriver: the guest port the client asked for.
+  uint32_t requested_port = 0;
 
   // --- flow control -------------------------------------------------------------------
   /// Records buf_alloc/fwd_cnt from any packet of the peer; true if our credit grew.
@@ -80,9 +90,11 @@ class Connection final {
 
   // --- guest -> host --------------------------------------------------------------------
   enum class Io { kOk, kCreditExceeded, kHostGone };
-  /// Takes payload of an RW packet: written to the socket at once where possible, the rest
-  /// buffered. kCreditExceeded when the guest sent beyond the credit we granted.
-  Io accept_guest_data(std::span<const std::byte> payload);
+  /// Takes payload of an RW packet, given as host iovecs into the guest's tx buffers: written
+  /// to the socket straight from there (sendmsg) where possible, only what the socket does
+  /// not take is copied to the connection's buffer. kCreditExceeded when the guest sent
+  /// beyond the credit we granted (nothing taken).
+  Io accept_guest_data(std::span<const iovec> payload);
   /// Writes the reply line (if any) and buffered guest data to the socket.
   Io flush_to_host();
   /// Queues a line sent to the client before any guest data ("OK <port>\n").
@@ -96,9 +108,11 @@ class Connection final {
     bool eof = false;    // the client shut its write side (or closed)
     bool error = false;  // the socket failed (reset)
   };
-  /// Reads at most min(out.size(), peer_credit()) bytes: first bytes that followed the
-  /// handshake line, then the socket. bytes == 0 && !eof && !error: nothing available.
-  HostRead read_from_host(std::span<std::byte> out);
+  /// Reads at most min(room, peer_credit()) bytes into the iovecs `out` (the guest's rx
+  /// buffers; restored before returning), room being their total: first bytes that followed
+  /// the handshake line, then the socket (one recvmsg). bytes == 0 && !eof && !error:
+  /// nothing available.
+  HostRead read_from_host(std::span<iovec> out);
   /// Counts payload sent to the guest (tx_cnt).
   void note_sent_to_guest(uint32_t bytes) noexcept { tx_cnt_ += bytes; }
   void set_pending_to_guest(std::span<const std::byte> bytes);

@@ -12,6 +12,7 @@
 
 #include "base/byte_reader.h"
 #include "devices/virtio/guest_error_log.h"
+#include "devices/virtio/vsock/guest_iovecs.h"
 
 namespace cvm::devices::virtio::vsock {
 namespace {
@@ -50,7 +51,8 @@ VsockDevice::VsockDevice(uint64_t guest_cid, std::string uds_path, VsockOptions 
       uds_path_(std::move(uds_path)),
       options_(options),
       queue_max_sizes_{options.queue_size, options.queue_size, options.queue_size},
-      scratch_(kRxReadBytes) {
+      iov_(kMaxIovecs),
+      scratch_(kMaxPayloadBytes) {
   store_le<uint64_t>(std::span(config_).first<8>(), guest_cid_);
 }
 
@@ -263,8 +265,17 @@ Result<void> VsockDevice::deliver_tx(const DescriptorChain& chain) {
     }
     return ok();
   }
-  const std::span<std::byte> payload = std::span(scratch_).first(packet.header.len);
-  CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize, payload));
+  const uint32_t len = packet.header.len;
+  CVM_ASSIGN_OR_RETURN(const std::size_t used,
+                       buffers_to_iovecs(*memory_, chain.readable, kHeaderSize, len, iov_));
+  std::span<const iovec> payload = std::span(iov_).first(used);
+  if (iovec_bytes(payload) < len) {
+    // More pieces than one sendmsg takes (a chain of tiny buffers): copy it out instead.
+    const std::span<std::byte> bytes = std::span(scratch_).first(len);
+    CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize, bytes));
+    iov_[0] = iovec{.iov_base = bytes.data(), .iov_len = bytes.size()};
+    payload = std::span(iov_).first(1);
+  }
   muxer_->on_guest_packet(packet.header, payload);
   return ok();
 }
@@ -304,12 +315,8 @@ Result<void> VsockDevice::fill_rx() {
     if (rx_count_ == 0) {
       return ok();
     }
-    std::size_t room = 0;
-    for (std::size_t i = 0; i < rx_count_; ++i) {
-      room += payload_room(rx_held_[(rx_first_ + i) % kRxBatch]);
-    }
-    room = std::min(room, scratch_.size());
-    std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(scratch_).first(room));
+    CVM_ASSIGN_OR_RETURN(const std::size_t used, rx_payload_iovecs());
+    std::optional<VsockHeader> packet = muxer_->next_rx_packet(std::span(iov_).first(used));
     if (!packet) {
       return ok();
     }
@@ -321,13 +328,32 @@ Result<void> VsockDevice::fill_rx() {
   return ok();
 }
 
+// Host iovecs of the held chains' payload areas (after each header), chain after chain in
+// the order write_rx_packets() uses them; a prefix if they need more than kMaxIovecs.
+Result<std::size_t> VsockDevice::rx_payload_iovecs() {
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < rx_count_ && used < iov_.size(); ++i) {
+    const DescriptorChain& chain = rx_held_[(rx_first_ + i) % kRxBatch];
+    const uint32_t room = payload_room(chain);
+    CVM_ASSIGN_OR_RETURN(const std::size_t n,
+                         buffers_to_iovecs(*memory_, chain.writable, kHeaderSize, room,
+                                           std::span(iov_).subspan(used)));
+    used += n;
+    if (iovec_bytes(std::span(iov_).subspan(used - n, n)) < room) {
+      break;  // out of iovecs inside this chain: later chains must not follow a gap
+    }
+  }
+  return used;
+}
+
 uint32_t VsockDevice::payload_room(const DescriptorChain& chain) {
   return std::min(chain.writable_bytes - static_cast<uint32_t>(kHeaderSize), kMaxPayloadBytes);
 }
 
-// Writes `header` and its payload (in scratch_) into the held chains, splitting the payload
-// into several packets with the same header when it exceeds one chain (stream data has no
-// message boundaries). fill_rx() never reads more than the held chains take.
+// Writes `header` into the held chains whose payload areas the muxer filled (through iov_),
+// splitting the payload into several packets with the same header when it exceeds one
+// chain (stream data has no message boundaries). fill_rx() never reads more than the held
+// chains take.
 Result<void> VsockDevice::write_rx_packets(VsockHeader header) {
   const uint32_t total = header.len;
   uint32_t offset = 0;
@@ -340,8 +366,6 @@ Result<void> VsockDevice::write_rx_packets(VsockHeader header) {
     std::array<std::byte, kHeaderSize> raw{};
     encode_header(header, raw);
     CVM_TRY(write_to_buffers(*memory_, chain.writable, 0, raw));
-    CVM_TRY(write_to_buffers(*memory_, chain.writable, kHeaderSize,
-                             std::span(scratch_).subspan(offset, n)));
     CVM_TRY(rx_->add_used(chain.head, static_cast<uint32_t>(kHeaderSize) + n));
     offset += n;
   } while (offset < total);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/epoll.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <atomic>
@@ -72,16 +73,16 @@ class VsockDevice final : public VirtioDevice {
   Result<void> deliver_tx(const DescriptorChain& chain);
   Result<void> gather_rx();
   Result<void> fill_rx();
+  Result<std::size_t> rx_payload_iovecs();
   static uint32_t payload_room(const DescriptorChain& chain);
   Result<void> write_rx_packets(VsockHeader header);
   Result<void> signal_if_needed(SplitVirtqueue& queue, uint16_t index);
   void fail(const Error& error);
 
-  // rx chains held at once, and the most host data read per socket read: Linux posts 4 KiB
-  // rx buffers, so one read fills up to 64 of them (its whole 256 KiB credit) instead of one
-  // recv() per packet; the driver is signalled after each read's worth.
+  // rx chains held at once: Linux posts 4 KiB rx buffers, so one socket read (a recvmsg
+  // straight into their payload areas) fills up to 64 of them (its whole 256 KiB credit)
+  // instead of one recv() per packet; the driver is signalled after each read's worth.
   static constexpr std::size_t kRxBatch = 64;
-  static constexpr std::size_t kRxReadBytes = kRxBatch * 4096;
 
   uint64_t guest_cid_;
   std::string uds_path_;
@@ -105,7 +106,11 @@ class VsockDevice final : public VirtioDevice {
   std::size_t rx_first_ = 0;
   std::size_t rx_count_ = 0;
   DescriptorChain tx_chain_;        // the tx chain being processed (reused likewise)
-  std::vector<std::byte> scratch_;  // tx payload, or host data for several rx chains
+  // Host iovecs of the payload areas of the held rx chains, or of one tx packet's payload
+  // (GuestMemoryView::host_iovecs): socket I/O goes straight to and from guest memory.
+  std::vector<iovec> iov_;
+  // A tx payload whose buffers need more than kMaxIovecs pieces is copied here instead.
+  std::vector<std::byte> scratch_;
   VsockMuxer::Clock::time_point last_sweep_{};
 
   std::atomic<bool> stopping_{false};

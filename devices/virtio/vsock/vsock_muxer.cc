@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -121,14 +122,26 @@ VsockMuxer::~VsockMuxer() {
 
 void VsockMuxer::set_active(bool active) {
   active_ = active;
-  if (!active) {
-    conns_.clear();
-    by_key_.clear();
-    ephemeral_in_use_.clear();
-    control_.clear();
-    ready_.clear();
-    buffered_ = 0;
+  if (active) {
+    std::vector<Connection*> waiting;  // start_host_connection() may remove from conns_
+    for (auto& [id, conn] : conns_) {
+      if (conn->state() == Connection::State::kAwaitDriver) {
+        waiting.push_back(conn.get());
+      }
+    }
+    for (Connection* conn : waiting) {
+      start_host_connection(*conn, conn->requested_port);
+    }
+    return;
   }
+  // Connections without a guest side hold no accounted bytes (their leftover handshake
+  // bytes are counted once the REQUEST goes out), so buffered_ drops to zero.
+  std::erase_if(conns_, [](const auto& entry) { return entry.second->has_guest_side(); });
+  by_key_.clear();
+  ephemeral_in_use_.clear();
+  control_.clear();
+  ready_.clear();
+  buffered_ = 0;
 }
 
 Connection* VsockMuxer::find(uint64_t id) {
@@ -151,7 +164,7 @@ Result<Connection*> VsockMuxer::add_connection(UniqueFd fd, Connection::State st
 }
 
 void VsockMuxer::remove(Connection& conn) {
-  if (conn.state() != Connection::State::kAwaitConnectLine) {
+  if (conn.has_guest_side()) {
     by_key_.erase(conn.key());
     if (conn.host_initiated) {
       ephemeral_in_use_.erase(conn.key().local_port);
@@ -162,7 +175,7 @@ void VsockMuxer::remove(Connection& conn) {
 }
 
 void VsockMuxer::reset_connection(Connection& conn) {
-  if (conn.state() != Connection::State::kAwaitConnectLine) {
+  if (conn.has_guest_side()) {
     queue_control(conn.key(), Op::kRst);
   }
   remove(conn);
@@ -230,6 +243,7 @@ void VsockMuxer::on_socket_event(uint64_t id, uint32_t events) {
     case Connection::State::kAwaitConnectLine:
       read_connect_line(*conn);
       return;
+    case Connection::State::kAwaitDriver:
     case Connection::State::kAwaitResponse:
       if (hangup) {
         reset_connection(*conn);  // the client gave up before the guest answered
@@ -274,8 +288,16 @@ void VsockMuxer::read_connect_line(Connection& conn) {
                     ? parse_connect_line(line.line())
                     : Result<uint32_t>(make_error(ErrorCode::kInvalidArgument,
                                                   "hybrid vsock handshake: line too long"));
-    if (!port || !active_) {
-      remove(conn);  // garbage, or no driver to connect to: the client redials
+    if (!port) {
+      remove(conn);  // garbage: the client redials
+      return;
+    }
+    if (!active_) {
+      // The guest driver is not up yet (the client dialled during boot or a device reset):
+      // the REQUEST goes out from set_active(true), unless this expires first.
+      conn.requested_port = *port;
+      conn.set_state(Connection::State::kAwaitDriver);
+      conn.deadline = Clock::now() + options_.driver_ready_timeout;
       return;
     }
     start_host_connection(conn, *port);
@@ -312,7 +334,7 @@ void VsockMuxer::start_host_connection(Connection& conn, uint32_t guest_port) {
   queue_control(conn.key(), Op::kRequest);
 }
 
-void VsockMuxer::on_guest_packet(const VsockHeader& header, std::span<const std::byte> payload) {
+void VsockMuxer::on_guest_packet(const VsockHeader& header, std::span<const iovec> payload) {
   const ConnKey key{.local_port = header.dst_port, .peer_port = header.src_port};
   Connection* conn = find(key);
   const auto op = static_cast<Op>(header.op);
@@ -365,7 +387,7 @@ void VsockMuxer::connect_guest_request(const VsockHeader& header) {
 }
 
 void VsockMuxer::handle_established_packet(Connection& conn, const VsockHeader& header,
-                                           std::span<const std::byte> payload) {
+                                           std::span<const iovec> payload) {
   const auto op = static_cast<Op>(header.op);
   const bool awaiting = conn.state() == Connection::State::kAwaitResponse;
   if (op == Op::kResponse) {
@@ -466,7 +488,7 @@ VsockHeader VsockMuxer::control_header(const Control& control) {
   return h;
 }
 
-std::optional<VsockHeader> VsockMuxer::next_rx_packet(std::span<std::byte> payload) {
+std::optional<VsockHeader> VsockMuxer::next_rx_packet(std::span<iovec> payload) {
   for (;;) {
     if (!control_.empty()) {
       const Control control = control_.front();
@@ -492,7 +514,7 @@ std::optional<VsockHeader> VsockMuxer::next_rx_packet(std::span<std::byte> paylo
 // One RW (or the SHUTDOWN for EOF) from `conn`, or nothing (no data, no credit, or the
 // connection failed and an RST was queued instead).
 std::optional<VsockHeader> VsockMuxer::read_data_packet(Connection& conn,
-                                                        std::span<std::byte> payload) {
+                                                        std::span<iovec> payload) {
   if (conn.host_eof || (conn.guest_shutdown & kShutdownRcv) != 0) {
     return std::nullopt;
   }
@@ -543,6 +565,13 @@ void VsockMuxer::expire_deadlines(Clock::time_point now) {
     }
   }
   for (Connection* conn : expired) {
+    if (conn->state() == Connection::State::kAwaitDriver) {
+      log_guest_error(fmt::format("virtio-vsock {}", path_),
+                      make_error(ErrorCode::kGuest,
+                                 "hybrid vsock CONNECT {}: guest driver not ready within {} ms, "
+                                 "closing the client",
+                                 conn->requested_port, options_.driver_ready_timeout.count()));
+    }
     reset_connection(*conn);
   }
 }

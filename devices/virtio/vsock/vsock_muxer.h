@@ -2,13 +2,16 @@
 // VsockMuxer: the host side of hybrid vsock (Firecracker/Cloud Hypervisor protocol,
 // runtime-integration.md §3.2-3.3). It owns the listening Unix socket PATH, every host
 // connection (accepted clients and outgoing connections to PATH_<port>) and the connection
-// state machines. It never touches guest memory: the device hands it validated tx packets
-// (on_guest_packet) and pulls rx packets from it (next_rx_packet) into guest buffers.
+// state machines. It never parses guest memory: the device hands it validated tx packets
+// (on_guest_packet) whose payload is host iovecs into the guest's tx buffers, and pulls rx
+// packets from it (next_rx_packet) whose payload the muxer reads from the host socket
+// straight into iovecs of the guest's rx buffers (no bounce buffer either way).
 // All methods run on the device's event-loop thread with the device mutex held.
 // Included by the vsock device and tests.
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <chrono>
 #include <cstdint>
@@ -36,6 +39,10 @@ struct VsockOptions {
   uint32_t max_connections = 1023;
   /// A client must complete `CONNECT <port>\n` and the guest must answer within this.
   std::chrono::milliseconds handshake_timeout{10'000};
+  /// A CONNECT that arrives before the guest driver is active (DRIVER_OK) waits this long
+  /// for it (Firecracker bounds a pending connection request by 2 s as well); the REQUEST
+  /// then waits for rx buffers within handshake_timeout. Expiry closes the client.
+  std::chrono::milliseconds driver_ready_timeout{2'000};
   /// After a client closed both directions, the guest gets this long to send RST.
   std::chrono::milliseconds close_timeout{5'000};
   /// With host data waiting and no credit, the device asks with CREDIT_REQUEST only after
@@ -66,21 +73,24 @@ class VsockMuxer final {
   VsockMuxer(const VsockMuxer&) = delete;
   VsockMuxer& operator=(const VsockMuxer&) = delete;
 
-  /// Driver active (DRIVER_OK) or not; going inactive drops every connection silently
-  /// (the guest's sockets died with the device reset).
+  /// Driver active (DRIVER_OK) or not. Going active sends the REQUESTs of clients that
+  /// connected before; going inactive drops every connection the guest knew silently (its
+  /// sockets died with the device reset) and keeps clients still in their handshake.
   void set_active(bool active);
   void accept_clients();
   void on_socket_event(uint64_t id, uint32_t events);
-  /// A tx packet classified kDeliver; `payload` holds header.len bytes.
-  void on_guest_packet(const VsockHeader& header, std::span<const std::byte> payload);
+  /// A tx packet classified kDeliver; `payload` (host iovecs into the guest's tx buffers,
+  /// valid for this call) holds header.len bytes.
+  void on_guest_packet(const VsockHeader& header, std::span<const iovec> payload);
   /// Answers a malformed tx packet with RST.
   void queue_reset_reply(const VsockHeader& bad);
   /// Whether next_rx_packet() may have something.
   bool has_rx_work() const noexcept { return !control_.empty() || !ready_.empty(); }
   bool tx_backlogged() const noexcept { return control_.size() >= kMaxControlBacklog; }
-  /// The next packet for the guest, its payload (header.len bytes) written to `payload`
-  /// (which bounds it); std::nullopt when there is nothing to send.
-  std::optional<VsockHeader> next_rx_packet(std::span<std::byte> payload);
+  /// The next packet for the guest, its payload (header.len bytes) written to the start of
+  /// `payload` (iovecs into the guest's rx buffers, whose total bounds it; entries are
+  /// restored before returning); std::nullopt when there is nothing to send.
+  std::optional<VsockHeader> next_rx_packet(std::span<iovec> payload);
   /// Drops connections whose handshake or close timed out; asks guests that left a
   /// connection without credit for longer than credit_request_delay for an update.
   void expire_deadlines(Clock::time_point now);
@@ -116,9 +126,9 @@ class VsockMuxer final {
   std::optional<uint32_t> allocate_ephemeral_port();
   void connect_guest_request(const VsockHeader& header);
   void handle_established_packet(Connection& conn, const VsockHeader& header,
-                                 std::span<const std::byte> payload);
+                                 std::span<const iovec> payload);
   void flush_and_progress(Connection& conn);
-  std::optional<VsockHeader> read_data_packet(Connection& conn, std::span<std::byte> payload);
+  std::optional<VsockHeader> read_data_packet(Connection& conn, std::span<iovec> payload);
   VsockHeader control_header(const Control& control);
 
   int epoll_fd_;

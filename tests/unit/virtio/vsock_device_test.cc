@@ -172,6 +172,65 @@ TEST_F(VsockDeviceTest, HandshakeTimesOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(150));
 }
 
+// A client dialling while the guest still boots (Kata's agent connection races the guest
+// kernel) is answered once the driver is up, as Firecracker does; a device reset before
+// DRIVER_OK (Linux resets the device while probing it) does not drop it.
+TEST_F(VsockDeviceTest, ConnectBeforeTheDriverIsReadyIsDeliveredOnceItIs) {
+  auto created = VsockDevice::create(3, path_);
+  ASSERT_TRUE(created.has_value()) << created.error().message();
+  device = std::move(*created);
+  HostEnd client(HostEnd::connect(path_));
+  ASSERT_TRUE(client.valid());
+  client.queue("CONNECT 1024\nearly");
+  client.pump_out();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  client.pump_in();
+  EXPECT_FALSE(client.eof);
+  EXPECT_EQ(client.in_total, 0u);
+  EXPECT_EQ(device->connection_count(), 1u);
+  device->reset();
+  EXPECT_EQ(device->connection_count(), 1u);
+  start();
+  stack->listen(1024);
+  ASSERT_TRUE(run_until([&] { client.pump_in(); return client.in_total == 14 || client.eof; }));
+  EXPECT_EQ(client.input_text(), "OK 1073741824\n");
+  const Key key = key_for(client, 1024);
+  ASSERT_TRUE(run_until([&] { return stack->conns()[key].data.size() == 5; }));
+  EXPECT_EQ(text(stack->conns()[key].data), "early");
+  stack->write(key, bytes_of("late"));
+  ASSERT_TRUE(run_until([&] { client.pump_in(); return client.in_total == 18; }));
+  EXPECT_EQ(client.input_text(), "OK 1073741824\nlate");
+}
+
+TEST_F(VsockDeviceTest, ConnectWhileTheDriverNeverComesUpIsClosedAfterTheTimeout) {
+  auto created = VsockDevice::create(
+      3, path_, VsockOptions{.driver_ready_timeout = std::chrono::milliseconds(300)});
+  ASSERT_TRUE(created.has_value()) << created.error().message();
+  device = std::move(*created);
+  HostEnd client(HostEnd::connect(path_));
+  ASSERT_TRUE(client.valid());
+  client.queue("CONNECT 1024\n");
+  client.pump_out();
+  const auto begin = std::chrono::steady_clock::now();
+  while (!client.eof && std::chrono::steady_clock::now() - begin < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    client.pump_in();
+  }
+  const auto waited = std::chrono::steady_clock::now() - begin;
+  ASSERT_TRUE(client.eof);
+  EXPECT_EQ(client.in_total, 0u);
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  EXPECT_EQ(device->connection_count(), 0u);
+  // The driver coming up later sends nothing for the closed client.
+  start();
+  stack->listen(1024);
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(stack->log().empty());
+  HostEnd later = handshake(1024);
+  EXPECT_EQ(later.input_text(), "OK 1073741824\n");
+}
+
 TEST_F(VsockDeviceTest, GuestConnectReachesPathUnderscorePort) {
   start();
   UniqueFd listener = testing::listen_unix(path_ + "_4050");
