@@ -203,6 +203,11 @@ class HugeMemory final : public GuestMemoryView {
   bool contains(uint64_t gpa, uint64_t length) const override {
     return range_within<uint64_t>(gpa, length, uint64_t{1} << 40);
   }
+  // Only the low memory is real (as for write()).
+  Result<std::size_t> host_iovecs(uint64_t gpa, uint64_t length,
+                                  std::span<iovec> out) override {
+    return low_.host_iovecs(gpa, length, out);
+  }
 
  private:
   BufferGuestMemory& low_;
