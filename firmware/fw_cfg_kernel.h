@@ -31,9 +31,19 @@ struct FwCfgKernelParts {
   std::span<const std::byte> kernel;  // FW_CFG_KERNEL_DATA (0x11)
 };
 
+/// The one rule for a kernel handed to firmware (cvmm --firmware with --kernel, and what
+/// cvmm-measure --vmm-type cvmm and cvmm-measure tdx accept): a bzImage that fw_cfg can carry
+/// as setup + kernel. OVMF starts it as an EFI application when it has an EFI stub and through
+/// its Linux boot-protocol loader otherwise (X86QemuLoadImageLib QemuLoadKernelImage); neither
+/// takes an ELF vmlinux. Checks: a "HdrS" setup header, boot protocol >= 2.00 with LOADED_HIGH
+/// (not a zImage), and a setup shorter than the file.
+/// Errors: kMalformedImage "firmware direct boot needs a bzImage (the firmware loads the kernel
+/// through fw_cfg): <reason>", the reason naming what is wrong (an ELF vmlinux, a file too short
+/// for a setup header, no "HdrS", a zImage's protocol/loadflags, no kernel after the setup).
+[[nodiscard]] Result<void> check_firmware_boot_kernel(std::span<const std::byte> image);
+
 /// Splits `image` into setup and protected-mode kernel without changing a byte.
-/// Errors: kMalformedImage when `image` is not a bzImage (no "HdrS" header, boot protocol
-/// below 2.00, or LOADED_HIGH clear, i.e. a zImage) or its setup is not shorter than the file.
+/// Errors: check_firmware_boot_kernel's, with context "kernel".
 [[nodiscard]] Result<FwCfgKernelParts> split_bzimage_for_fw_cfg(std::span<const std::byte> image);
 
 /// The FW_CFG_CMDLINE_DATA bytes: `cmdline` followed by its NUL (just "\0" when empty), the

@@ -16,6 +16,7 @@
 #include "devices/virtio/blk/blk_device.h"
 #include "devices/virtio/blk/disk_file.h"
 #include "devices/virtio/vsock/vsock_device.h"
+#include "firmware/fw_cfg_kernel.h"
 #include "vmm/firmware_platform.h"
 #include "vmm/plain_backend.h"
 #include "vmm/signals.h"
@@ -158,15 +159,12 @@ x86::DirectBootSpec boot_spec(const VmConfig& config, std::span<const std::byte>
   return spec;
 }
 
-/// With --firmware, OVMF takes the kernel from fw_cfg and starts it as an EFI application (or,
-/// failing that, through the Linux boot protocol): both need a bzImage, never an ELF vmlinux.
+/// With --firmware the firmware takes the kernel from fw_cfg: the rule cvmm-measure shares
+/// (firmware/fw_cfg_kernel.h), checked before any KVM object exists.
 Result<void> check_firmware_kernel(std::span<const std::byte> kernel, const std::string& path) {
-  CVM_ASSIGN_OR_RETURN(const x86::KernelFormat format, x86::detect_kernel_format(kernel));
-  if (format != x86::KernelFormat::kBzImage) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--kernel {}: with --firmware the firmware loads the kernel through "
-                      "fw_cfg, which needs a bzImage (an EFI-stub kernel), not an ELF vmlinux",
-                      path);
+  auto checked = firmware::check_firmware_boot_kernel(kernel);
+  if (!checked) {
+    return std::move(checked).error().context(fmt::format("--kernel {}", path));
   }
   return ok();
 }
@@ -447,6 +445,9 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
     kvm::System system, std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> virtio) {
   const TeeRequirements needs = backend->requirements();
   CVM_ASSIGN_OR_RETURN(const TeeLaunchInputs inputs, tee_inputs(config));
+  if (inputs.kernel) {  // fw_cfg serves it to the firmware after the launch: refuse it now
+    CVM_TRY(check_firmware_kernel(*inputs.kernel, config.payload.kernel));
+  }
   CVM_ASSIGN_OR_RETURN(const firmware::LaunchPlan plan, backend->build_launch_plan(inputs));
 
   CVM_ASSIGN_OR_RETURN(kvm::Vm vm, system.create_vm(needs.vm_type));
@@ -474,6 +475,8 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
   CVM_TRY(machine->finish_devices(config, layout, std::move(virtio),
                                   {inputs.kernel, inputs.initrd,
                                    inputs.firmware ? inputs.firmware->size() : 0}));
+  // The launched image is ROM: OVMF's SEV-ES/SNP flash writes (VMGEXIT MMIO) are dropped.
+  CVM_TRY(insert_firmware_rom(machine->devices_->mmio_bus(), plan));
   return machine;
 }
 

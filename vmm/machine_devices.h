@@ -13,6 +13,8 @@
 //   MMIO      0xfec00000   userspace IOAPIC (split irqchip), delivering MSIs with
 //                          KVM_SIGNAL_MSI and mirroring its routes into KVM's GSI table so
 //                          level-triggered EOIs come back as KVM_EXIT_IOAPIC_EOI.
+//   MMIO      [4 GiB - image size, 4 GiB)  SEV-SNP firmware boots only: the launched firmware
+//                          image, read-only (devices/firmware_rom; vmm/firmware_platform.h)
 // Power requests (ACPI S5, ACPI reset, i8042 reset) stop the VM with status 0.
 // Owned by vmm::Machine; must outlive the vCPU threads (the machine joins them first).
 #pragma once
@@ -87,6 +89,9 @@ class MachineDevices final : public ExitDispatcher,
   /// The port-I/O bus, for platform devices the machine adds for a firmware boot
   /// (vmm/firmware_platform.h). Insert before the vCPUs run.
   devices::Bus& pio_bus() noexcept { return pio_; }
+  /// The MMIO bus, for the read-only firmware image of a confidential firmware boot
+  /// (vmm/firmware_platform.h insert_firmware_rom). Insert before the vCPUs run.
+  devices::Bus& mmio_bus() noexcept { return mmio_; }
 
   /// Marks written to the boot-timing port so far.
   std::vector<devices::debug::BootTimingMark> boot_marks() const {

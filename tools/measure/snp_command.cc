@@ -25,6 +25,7 @@
 #include "base/hex.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "firmware/fw_cfg_kernel.h"
 #include "firmware/initdata.h"
 #include "firmware/sha.h"
 #include "firmware/snp/cpu_models.h"
@@ -62,7 +63,8 @@ constexpr const char* kHelp =
     "  --guest-features HEX  VMSA SEV_FEATURES (default 0x1 for snp, 0x0 for seves)\n"
     "  --kernel, --initrd, --append\n"
     "                        measured direct boot: hash these into the firmware's SEV\n"
-    "                        kernel-hashes table\n"
+    "                        kernel-hashes table. With --vmm-type cvmm the kernel must be a\n"
+    "                        bzImage, as cvmm demands; other types hash any file\n"
     "  --ovmf-hash HEX       precomputed snp:ovmf-hash value (snp only)\n"
     "  --initdata FILE       CoCo initdata TOML; HOST_DATA (32 bytes) = its digest. HOST_DATA\n"
     "                        is reported with --json; it does not change the measurement\n"
@@ -251,6 +253,21 @@ Result<FileDigest> hash_file(const std::string& path) {
   return digest;
 }
 
+// --kernel. cvmm refuses a kernel the firmware cannot take from fw_cfg, so for --vmm-type cvmm
+// the same rule (firmware/fw_cfg_kernel.h) applies here; the other VMM types hash any file, as
+// virtee/sev-snp-measure does (its reference tests use a 10000-byte pattern "kernel").
+Result<FileDigest> load_kernel(const SnpOptions& o) {
+  if (o.vmm != VmmType::kCvmm) {
+    return hash_file(*o.kernel_path);
+  }
+  CVM_ASSIGN_OR_RETURN(const std::vector<std::byte> bytes, read_file(*o.kernel_path));
+  auto checked = firmware::check_firmware_boot_kernel(bytes);
+  if (!checked) {
+    return std::move(checked).error().context(*o.kernel_path);
+  }
+  return FileDigest{firmware::sha256(bytes), bytes.size()};
+}
+
 // The loaded inputs of one run, with what --json reports about them.
 struct LoadedInputs {
   Blob firmware;
@@ -290,7 +307,7 @@ Result<LoadedInputs> load_inputs(const SnpOptions& o) {
   if (!o.kernel_path) {
     return in;
   }
-  CVM_ASSIGN_OR_RETURN(const FileDigest kernel, hash_file(*o.kernel_path));
+  CVM_ASSIGN_OR_RETURN(const FileDigest kernel, load_kernel(o));
   FileDigest initrd{firmware::sha256({}), 0};
   if (o.initrd_path) {
     CVM_ASSIGN_OR_RETURN(initrd, hash_file(*o.initrd_path));

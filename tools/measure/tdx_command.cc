@@ -4,6 +4,7 @@
 #include "base/checked.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "firmware/fw_cfg_kernel.h"
 #include "firmware/initdata.h"
 #include "firmware/tdx/mrtd.h"
 #include "firmware/tdx/rtmr.h"
@@ -34,7 +35,8 @@ constexpr const char* kHelp =
     "Prints the MRTD of a cvmm TDX launch (hex). Options:\n"
     "  --firmware FILE    unified TDVF image (OVMF.fd; a split OVMF_CODE.fd does not work)\n"
     "  --memory SIZE      guest RAM, bytes or with K/M/G/T suffix (binary); default 2G\n"
-    "  --kernel FILE      direct-boot kernel   (input to the RTMR model)\n"
+    "  --kernel FILE      direct-boot kernel   (input to the RTMR model); a bzImage, as\n"
+    "                     cvmm demands for --firmware with --kernel\n"
     "  --initrd FILE      direct-boot initrd   (input to the RTMR model)\n"
     "  --append STR       kernel command line  (input to the RTMR model)\n"
     "  --mrconfigid HEX   48-byte MRCONFIGID for KVM_TDX_INIT_VM\n"
@@ -258,6 +260,11 @@ std::variant<Measured, Failure> measure(const Options& o) {
   }
   m.kernel = std::move(*kernel);
   m.initrd = std::move(*initrd);
+  if (m.kernel) {  // the kernel cvmm would refuse to hand to the firmware, with cvmm's message
+    if (auto checked = fw::check_firmware_boot_kernel(m.kernel->bytes); !checked) {
+      return bad_input(Error(checked.error()).context(m.kernel->path));
+    }
+  }
 
   const auto blob = std::make_shared<const std::vector<std::byte>>(m.firmware.bytes);
   auto launch = tdx::build_tdx_launch({.firmware = blob, .memory_size = o.memory, .vcpus = 1});

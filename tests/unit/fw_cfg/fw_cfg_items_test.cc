@@ -150,8 +150,8 @@ TEST(FwCfgItemsTest, AnElfKernelCannotBeServedToFirmware) {
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code(), ErrorCode::kMalformedImage);
   EXPECT_EQ(store.error().message(),
-            "fw_cfg direct boot: kernel: not a bzImage (no \"HdrS\" setup header at 0x202); "
-            "firmware direct boot takes a bzImage");
+            "fw_cfg direct boot: kernel: firmware direct boot needs a bzImage (the firmware "
+            "loads the kernel through fw_cfg): this is an ELF vmlinux");
 }
 
 }  // namespace

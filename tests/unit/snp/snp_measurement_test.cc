@@ -19,6 +19,7 @@
 #include "tests/unit/firmware/snp/synthetic_ovmf.h"
 #include "tests/unit/firmware/snp/test_inputs.h"
 #include "tests/unit/snp/snp_launch_harness.h"
+#include "tests/unit/x86/synthetic_images.h"
 
 namespace cvm::vmm::snp::testing {
 namespace {
@@ -143,7 +144,8 @@ TEST_P(SnpMeasurementCombinationTest, BackendDigestEqualsCvmmMeasure) {
   std::string args = fmt::format("--firmware {} --vcpus {} --vcpu-type EPYC-v4 --vmm-type cvmm",
                                  files.write("ovmf.fd", ovmf), c.vcpus);
   if (c.kernel) {
-    const auto kernel = firmware::testing::synthetic_kernel();
+    // A bzImage: --vmm-type cvmm refuses other kernels, as cvmm does.
+    const auto kernel = x86::testing::make_bzimage({.setup_sects = 3, .payload_size = 0x2345});
     config.kernel = make_blob(kernel);
     args += " --kernel " + files.write("kernel", kernel);
     config.cmdline = c.cmdline;

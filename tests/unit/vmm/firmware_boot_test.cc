@@ -276,8 +276,8 @@ TEST(FirmwareBootTest, FirmwareLoadsOnlyBzImageKernels) {
   ASSERT_FALSE(machine.has_value());
   EXPECT_EQ(machine.error().message(),
             "--kernel " + kernel +
-                ": with --firmware the firmware loads the kernel through fw_cfg, which needs a "
-                "bzImage (an EFI-stub kernel), not an ELF vmlinux");
+                ": firmware direct boot needs a bzImage (the firmware loads the kernel through "
+                "fw_cfg): this is an ELF vmlinux");
   EXPECT_TRUE(sys.calls_named("KVM_CREATE_VM").empty());
 }
 
@@ -328,6 +328,73 @@ TEST(FirmwareBootTest, PlatformClaimsExactlyItsPorts) {
   std::byte reset[1] = {std::byte{0x06}};
   EXPECT_TRUE(pio.write(0xcf9, reset));
   EXPECT_EQ(sink.requests, 1);
+}
+
+// Confidential firmware boots: the plan's firmware ranges, and nothing else, become read-only
+// MMIO (FIRMWARE-PLATFORM.md, "the image is ROM").
+firmware::LaunchPlan rom_plan(std::size_t firmware_ranges) {
+  auto image = std::make_shared<std::vector<std::byte>>(0x8000);
+  for (std::size_t i = 0; i < image->size(); ++i) {
+    (*image)[i] = static_cast<std::byte>(i * 7 + 3);
+  }
+  firmware::LaunchPlan plan;
+  // A 64 KiB range holding a 32 KiB blob (zero-filled to its size), then an unrelated range.
+  firmware::PlanRange firmware;
+  firmware.gpa = 0xffff0000;
+  firmware.size = 0x10000;
+  firmware.blob = image;
+  firmware.length = image->size();
+  firmware.label = "OVMF";
+  firmware::PlanRange other;
+  other.gpa = 0x800000;
+  other.size = 0x1000;
+  other.label = "SEC_MEM";
+  plan.ranges = {firmware, other};
+  plan.firmware_ranges = firmware_ranges;
+  return plan;
+}
+
+TEST(FirmwareBootTest, FirmwareRomCoversThePlansFirmwareRangesOnly) {
+  devices::Bus mmio(devices::BusKind::kMmio);
+  ASSERT_TRUE(insert_firmware_rom(mmio, rom_plan(1)).has_value());
+  EXPECT_NE(mmio.lookup(0xffff0000).device, nullptr);
+  EXPECT_NE(mmio.lookup(0xffffffff).device, nullptr);
+  EXPECT_EQ(mmio.lookup(0xfffeffff).device, nullptr);
+  EXPECT_EQ(mmio.lookup(0x800000).device, nullptr);
+  std::byte data[2] = {};
+  EXPECT_TRUE(mmio.read(0xffff0001, data));
+  EXPECT_EQ(data[0], std::byte{0x0a});
+  EXPECT_TRUE(mmio.read(0xffff7fff, data));  // the blob's last byte, then its zero fill
+  EXPECT_EQ(data[0], static_cast<std::byte>(0x7fff * 7 + 3));
+  EXPECT_EQ(data[1], std::byte{0});
+  const std::byte command[1] = {std::byte{0x10}};
+  EXPECT_TRUE(mmio.write(0xffff0001, command));
+  EXPECT_TRUE(mmio.read(0xffff0001, data));
+  EXPECT_EQ(data[0], std::byte{0x0a});
+  EXPECT_EQ(mmio.unhandled_writes(), 0u);
+
+  auto again = insert_firmware_rom(mmio, rom_plan(1));
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().message(),
+            "firmware OVMF [0xffff0000, 0x100000000): mmio bus: range [0xffff0000, 0xffffffff] "
+            "overlaps [0xffff0000, 0xffffffff]");
+}
+
+TEST(FirmwareBootTest, PlanWithoutFirmwareRangesGetsNoRom) {
+  devices::Bus mmio(devices::BusKind::kMmio);
+  ASSERT_TRUE(insert_firmware_rom(mmio, rom_plan(0)).has_value());  // TDX plans
+  EXPECT_EQ(mmio.lookup(0xffff0000).device, nullptr);
+}
+
+TEST(FirmwareBootTest, PlainFirmwareBootImageIsRamNotRom) {
+  kvm::RecordingSys sys;
+  script_host(sys);
+  const std::string path = write_file("fwram.bin", firmware_image());
+  auto machine = Machine::create(firmware_config(path), sys);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(machine.has_value()) << machine.error().message();
+  // Writable RAM in a memory slot (KVM never exits for it): nothing on the MMIO bus there.
+  EXPECT_EQ((*machine)->devices().mmio_bus().lookup(0xffff0000).device, nullptr);
 }
 
 TEST(FirmwareBootTest, ConfigChecksSayWhoLoadsWhat) {

@@ -95,6 +95,15 @@ case $case_name in
     expect_err "missing.fd: No such file or directory"
     printf 'not a kernel' >"$tmp/vmlinuz"
     run 1 --firmware "$ovmf" --kernel "$tmp/vmlinuz"
+    # cvmm's own refusal for --firmware with --kernel (firmware/fw_cfg_kernel.h)
+    rule="firmware direct boot needs a bzImage (the firmware loads the kernel through fw_cfg)"
+    expect_err "$tmp/vmlinuz: $rule: a 12-byte file is too short for a setup header"
+    one_error_line
+    # A bzImage without an EFI stub passes that rule; the RTMR model then needs the PE image.
+    head -c 1025 /dev/zero >"$tmp/bzimage"
+    poke() { printf "$2" | dd of="$tmp/bzimage" bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; }
+    poke 0x1f1 '\001'; poke 0x202 'HdrS'; poke 0x206 '\000\002'; poke 0x211 '\001'
+    run 1 --firmware "$ovmf" --kernel "$tmp/bzimage"
     expect_err "an EFI-stub bzImage is required"
     one_error_line
     run 1 --firmware "$ovmf" --memory 1M
