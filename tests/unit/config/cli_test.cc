@@ -141,11 +141,12 @@ TEST(CliTest, SevSnpCertificateTable) {
             "--platform snp_certs: needs --platform sev_snp=on");
   EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "sev_snp=on,snp_certs="})),
             "--platform snp_certs: empty path");
-  auto json = from_json(R"({"payload": {"firmware": "/f"},
+  auto json = testing::from_json(R"({"payload": {"firmware": "/f"},
                             "platform": {"sev_snp": true, "snp_certs": "/c.bin"}})");
   ASSERT_TRUE(json) << json.error().message();
   EXPECT_EQ(json->platform.snp_certs, "/c.bin");
-  EXPECT_EQ(error_of(from_json(R"({"payload": {"kernel": "/k"}, "platform": {"snp_certs": "/c"}})")),
+  EXPECT_EQ(error_of(testing::from_json(
+                R"({"payload": {"kernel": "/k"}, "platform": {"snp_certs": "/c"}})")),
             "platform.snp_certs: needs platform.sev_snp");
 }
 
