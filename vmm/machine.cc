@@ -65,6 +65,27 @@ Result<kvm::Vm> create_vm(const kvm::System& system) {
   return vm;
 }
 
+/// Where a plain VM's --platform tsc_khz is applied. The VM-scoped KVM_SET_TSC_KHZ
+/// (KVM_CAP_VM_TSC_CONTROL) sets the frequency of every vCPU created afterwards; where KVM does
+/// not offer it, each vCPU gets the vCPU-scoped call (Documentation/virt/kvm/api.rst 4.55).
+enum class TscScope { kKvmDefault, kVm, kVcpu };
+
+Result<TscScope> plain_tsc_scope(const kvm::Vm& vm, const std::optional<uint32_t>& khz) {
+  if (!khz) {
+    return TscScope::kKvmDefault;  // KVM's default: the host TSC frequency
+  }
+  CVM_ASSIGN_OR_RETURN(const long vm_control, vm.check_extension(KVM_CAP_VM_TSC_CONTROL));
+  return vm_control > 0 ? TscScope::kVm : TscScope::kVcpu;
+}
+
+/// Names the option in a failing KVM_SET_TSC_KHZ (KVM refuses rates beyond its scaling limit).
+Result<void> with_tsc_context(Result<void> result, uint32_t khz) {
+  if (!result) {
+    return std::move(result).error().context(fmt::format("--platform tsc_khz={}", khz));
+  }
+  return ok();
+}
+
 std::vector<RamRange> ram_ranges(const x86::MemoryLayout& layout) {
   std::vector<RamRange> ranges;
   for (const x86::RamRegion& region : layout.ram_regions()) {
@@ -344,12 +365,21 @@ Result<void> Machine::create_vcpus(const VmConfig& config, bool set_boot_msrs) {
     setup.cpuid_policy.hidden.assign(std::begin(x86::kNestedHostRequiredHidden),
                                      std::end(x86::kNestedHostRequiredHidden));
   }
+  const std::optional<uint32_t> wanted_tsc = config.platform.tsc_khz;
+  CVM_ASSIGN_OR_RETURN(const TscScope tsc_scope, plain_tsc_scope(vm_, wanted_tsc));
+  if (tsc_scope == TscScope::kVm) {  // before any vCPU exists, or KVM refuses it
+    CVM_TRY(with_tsc_context(vm_.set_tsc_khz(*wanted_tsc), *wanted_tsc));
+  }
   for (uint32_t id = 0; id < config.cpus.boot_vcpus; ++id) {
     CVM_ASSIGN_OR_RETURN(kvm::Vcpu vcpu, vm_.create_vcpu(id));
+    if (tsc_scope == TscScope::kVcpu) {
+      CVM_TRY(with_tsc_context(vcpu.set_tsc_khz(*wanted_tsc), *wanted_tsc));
+    }
     vcpus_.push_back(std::move(vcpu));
   }
   // CPUID leaf 0x40000010 tells the guest the TSC (and APIC bus) frequency, so it need not
-  // calibrate against a PIT this machine does not have.
+  // calibrate against a PIT this machine does not have. KVM_GET_TSC_KHZ reads it back after
+  // any KVM_SET_TSC_KHZ above, so the leaf reports the rate the vCPUs really run at.
   CVM_ASSIGN_OR_RETURN(const uint32_t tsc_khz, vcpus_[0].get_tsc_khz());
   if (tsc_khz != 0) {
     setup.cpuid_policy.tsc_khz = tsc_khz;
@@ -427,6 +457,27 @@ Result<TeeLaunchInputs> tee_inputs(const VmConfig& config) {
   return inputs;
 }
 
+/// Step 3 of vmm/tee_backend.h, the TSC. A TD's TSC frequency is fixed at KVM_TDX_INIT_VM:
+/// KVM copies the VM's TSC kHz into TD_PARAMS.TSC_FREQUENCY (Linux arch/x86/kvm/vmx/tdx.c
+/// setup_tdparams) and the TDX module owns the TSC from then on, so it must be the VM-scoped
+/// KVM_SET_TSC_KHZ, before INIT_VM and before any vCPU (QEMU target/i386/kvm/tdx.c
+/// tdx_pre_create_vcpu does the same); KVM refuses the vCPU-scoped call on a TD (its TSC is
+/// "protected", x86.c kvm_arch_vcpu_ioctl). Without --platform tsc_khz the VM keeps KVM's
+/// default, the host TSC frequency, which CPUID 0x15 inside the TD then reports. Backends
+/// without requirements().vm_tsc_khz (SEV-SNP) cannot take a frequency at all.
+Result<void> set_confidential_tsc(const kvm::Vm& vm, const TeeRequirements& needs,
+                                  std::string_view backend, const std::optional<uint32_t>& khz) {
+  if (!khz) {
+    return ok();
+  }
+  if (!needs.vm_tsc_khz) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--platform tsc_khz: the {} backend cannot set the guest TSC frequency",
+                      backend);
+  }
+  return with_tsc_context(vm.set_tsc_khz(*khz), *khz);
+}
+
 /// The guest-physical ranges the plan writes, for GuestMemory::cover().
 std::vector<RamRange> plan_ranges(const firmware::LaunchPlan& plan) {
   std::vector<RamRange> ranges;
@@ -456,8 +507,8 @@ Result<std::unique_ptr<Machine>> Machine::create_confidential(
     CVM_TRY(vm.set_tss_addr(kTssAddress));
   }
   CVM_TRY(vm.enable_split_irqchip(x86::kIoapicPins));
-  // needs.vm_tsc_khz: the TD keeps KVM's default, the host TSC frequency, which is also what
-  // CPUID 0x15 inside the TD reports; cvmm has no option to change it.
+  // The TSC (without --platform tsc_khz: KVM's default, the host's), before INIT_VM fixes it.
+  CVM_TRY(set_confidential_tsc(vm, needs, backend->name(), config.platform.tsc_khz));
   CVM_TRY(backend->init_vm(system, vm, plan));
 
   CVM_ASSIGN_OR_RETURN(RamBacking backing, ram_backing(config.memory));

@@ -43,6 +43,8 @@ constexpr const char* kHelp =
     "  --initdata FILE    CoCo initdata TOML; MRCONFIGID = its digest (excludes --mrconfigid)\n"
     "  --json             print inputs, MRTD, RTMR event log and values, MRCONFIGID as JSON\n"
     "  --help             this text\n"
+    "The TD's TSC frequency (cvmm --platform tsc_khz) is a TD_PARAMS field that is not\n"
+    "measured, so it is no input here.\n"
     "RTMRs are modelled only for firmware builds whose measurements are known; for others,\n"
     "--kernel/--initrd/--append are refused and --json reports \"rtmr\": null.\n"
     "Exit status: 0 success, 1 bad input, 2 usage error.\n";

@@ -227,7 +227,7 @@ Result<void> apply_platform(std::string_view text, VmConfig& config) {
       OptionList::parse("platform", text,
                         {"tdx", "sev_snp", "policy", "host_data", "mrconfigid", "mrowner",
                          "mrownerconfig", "quote_socket", "snp_vcpu_model", "snp_vmsa_features",
-                         "snp_id_block", "snp_id_auth", "snp_author_key"}));
+                         "snp_id_block", "snp_id_auth", "snp_author_key", "tsc_khz"}));
   CVM_ASSIGN_OR_RETURN(const auto tdx, options.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, options.boolean("sev_snp"));
   if (tdx.value_or(false) && sev_snp.value_or(false)) {
@@ -252,6 +252,11 @@ Result<void> apply_platform(std::string_view text, VmConfig& config) {
       return usage_error("--platform quote_socket: empty path");
     }
     platform.quote_socket = *socket;
+  }
+  CVM_ASSIGN_OR_RETURN(const auto tsc_khz, options.decimal("tsc_khz", UINT32_MAX));
+  platform.tsc_khz.reset();
+  if (tsc_khz) {
+    platform.tsc_khz = static_cast<uint32_t>(*tsc_khz);
   }
   return apply_snp_launch_options(options, platform);
 }
@@ -428,6 +433,8 @@ std::string cli_field_name(ConfigField field, std::size_t index) {
       return "--platform snp_id_auth";
     case ConfigField::kSnpAuthorKey:
       return "--platform snp_author_key";
+    case ConfigField::kTscKhz:
+      return "--platform tsc_khz";
   }
   return "--?";
 }

@@ -300,7 +300,8 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
                                                              {"tdx", "sev_snp", "snp_policy",
                                                               "quote_socket", "snp_vcpu_model",
                                                               "snp_vmsa_features", "snp_id_block",
-                                                              "snp_id_auth", "snp_author_key"},
+                                                              "snp_id_auth", "snp_author_key",
+                                                              "tsc_khz"},
                                                              options));
   CVM_ASSIGN_OR_RETURN(const auto tdx, reader.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, reader.boolean("sev_snp"));
@@ -329,6 +330,10 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
   }
   CVM_ASSIGN_OR_RETURN(const auto author_key, reader.boolean("snp_author_key"));
   config.platform.snp_author_key_enabled = author_key.value_or(false);
+  CVM_ASSIGN_OR_RETURN(const auto tsc_khz, reader.unsigned_integer("tsc_khz", UINT32_MAX));
+  if (tsc_khz) {
+    config.platform.tsc_khz = static_cast<uint32_t>(*tsc_khz);
+  }
   return ok();
 }
 

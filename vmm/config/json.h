@@ -13,7 +13,8 @@
 //     "disks":    [{"path": PATH, "readonly": BOOL, "id": STR}, ...],
 //     "vsock":    {"cid": N, "socket": PATH},
 //     "platform": {"tdx": BOOL, "sev_snp": BOOL, "snp_policy": N|"0xHEX",
-//                  "quote_socket": PATH (TDX)}
+//                  "quote_socket": PATH (TDX), "tsc_khz": N (guest TSC kHz; not for SNP),
+//                  "snp_*": SEV-SNP launch inputs (vm_config.h)}
 //   }
 //
 // "payload" is required; so are cpus.boot_vcpus, memory.size, serial.mode, disks[].path,

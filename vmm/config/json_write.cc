@@ -98,6 +98,9 @@ json::object platform_to_json(const PlatformConfig& platform) {
   if (platform.snp_author_key_enabled) {
     out["snp_author_key"] = true;
   }
+  if (platform.tsc_khz) {
+    out["tsc_khz"] = *platform.tsc_khz;
+  }
   return out;
 }
 
@@ -181,6 +184,8 @@ std::string json_field_name(ConfigField field, std::size_t index) {
       return "platform.snp_id_auth";
     case ConfigField::kSnpAuthorKey:
       return "platform.snp_author_key";
+    case ConfigField::kTscKhz:
+      return "platform.tsc_khz";
   }
   return "?";
 }

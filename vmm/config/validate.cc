@@ -195,6 +195,42 @@ Result<void> check_snp_launch_fields(const PlatformConfig& platform, const Check
   return ok();
 }
 
+// The guest TSC frequency (vm_config.h PlatformConfig::tsc_khz). KVM itself takes 0 as "the
+// host's frequency"; cvmm spells that by leaving the key out.
+Result<void> check_tsc_khz(const PlatformConfig& platform, const Checker& check) {
+  if (!platform.tsc_khz) {
+    return ok();
+  }
+  const uint32_t khz = *platform.tsc_khz;
+  if (khz == 0) {
+    return check.fail(ConfigField::kTscKhz, 0,
+                      "0 is not a frequency (leave the key out to keep the host's)");
+  }
+  switch (platform.tee) {
+    case TeeKind::kNone:
+      return ok();  // KVM checks it against the host's TSC scaling limit
+    case TeeKind::kSevSnp:
+      // KVM hands an SNP guest's VM TSC to the PSP only for Secure TSC guests (SNP_LAUNCH_START
+      // desired_tsc_khz, Linux's SVM_SEV_FEAT_SECURE_TSC series of 2025), which cvmm does not
+      // launch; vmm/snp's TeeRequirements has vm_tsc_khz false.
+      return check.fail(ConfigField::kTscKhz, 0, "is not supported with {}",
+                        check.name(ConfigField::kSevSnp));
+    case TeeKind::kTdx:
+      break;
+  }
+  if (khz < kTdxMinTscKhz || khz > kTdxMaxTscKhz) {
+    return check.fail(ConfigField::kTscKhz, 0,
+                      "{} kHz is outside the TDX module's range ({} to {} kHz)", khz,
+                      kTdxMinTscKhz, kTdxMaxTscKhz);
+  }
+  if (khz % kTdxTscGranularityKhz != 0) {
+    return check.fail(ConfigField::kTscKhz, 0,
+                      "{} kHz is not a multiple of {} kHz (TDX sets the TSC in 25 MHz units)",
+                      khz, kTdxTscGranularityKhz);
+  }
+  return ok();
+}
+
 Result<void> check_platform(const VmConfig& config, const Checker& check) {
   const PlatformConfig& platform = config.platform;
   const bool snp = platform.tee == TeeKind::kSevSnp;
@@ -243,6 +279,7 @@ Result<void> check_platform(const VmConfig& config, const Checker& check) {
     return check.fail(ConfigField::kQuoteSocket, 0, "needs {}", tdx_name);
   }
   CVM_TRY(check_snp_launch_fields(platform, check));
+  CVM_TRY(check_tsc_khz(platform, check));
   // A TD starts at the reset vector in 32-bit mode; only TDVF/td-shim can boot it.
   if (tdx && !config.payload.firmware) {
     return check.fail(ConfigField::kTdx, 0, "needs {} (TDVF or td-shim)",

@@ -33,6 +33,15 @@ inline constexpr std::size_t kSnpIdAuthBytes = 4096;  // SNP ID authentication i
 // (tee-kvm-reference §3.3).
 inline constexpr uint64_t kSnpPolicyMustBeOne = uint64_t{1} << 17;
 inline constexpr uint64_t kSnpPolicyReservedZero = ~((uint64_t{1} << 26) - 1);
+// TD TSC frequency: TD_PARAMS.TSC_FREQUENCY counts units of 25 MHz (the core crystal clock
+// of TDX platforms) and must lie in 100 MHz..10 GHz inclusive (Linux
+// arch/x86/kvm/vmx/tdx_arch.h TDX_TSC_KHZ_TO_25MHZ, TDX_{MIN,MAX}_TSC_FREQUENCY_KHZ). KVM
+// divides the VM's TSC kHz by 25000 without checking the remainder (tdx.c setup_tdparams),
+// so an unaligned value would silently become a slower TSC; QEMU refuses both cases before
+// KVM_SET_TSC_KHZ (target/i386/kvm/tdx.c tdx_pre_create_vcpu), and so does cvmm.
+inline constexpr uint32_t kTdxTscGranularityKhz = 25'000;
+inline constexpr uint32_t kTdxMinTscKhz = 100'000;
+inline constexpr uint32_t kTdxMaxTscKhz = 10'000'000;
 
 /// Every field a validation error can point at.
 enum class ConfigField {
@@ -63,6 +72,7 @@ enum class ConfigField {
   kSnpIdBlock,
   kSnpIdAuth,
   kSnpAuthorKey,
+  kTscKhz,
 };
 
 /// Spells a field for an error message; `index` is the disk index for indexed fields.

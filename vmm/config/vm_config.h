@@ -82,6 +82,11 @@ struct PlatformConfig {
   std::vector<uint8_t> snp_id_block;  // LAUNCH_FINISH ID block (96 bytes; empty: none)
   std::vector<uint8_t> snp_id_auth;   // ID authentication information (4096 bytes)
   bool snp_author_key_enabled = false;  // the ID auth carries an author key (AUTH_KEY_EN)
+  /// Guest TSC frequency in kHz (--platform tsc_khz, JSON platform.tsc_khz). Unset: KVM's
+  /// default, the host TSC frequency. TDX: goes into TD_PARAMS through the VM-scoped
+  /// KVM_SET_TSC_KHZ before KVM_TDX_INIT_VM; plain KVM: VM- or vCPU-scoped KVM_SET_TSC_KHZ;
+  /// SEV-SNP: refused (validate.cc says why).
+  std::optional<uint32_t> tsc_khz;
 
   bool operator==(const PlatformConfig&) const = default;
 };

@@ -134,6 +134,11 @@ Result<uint32_t> Vcpu::get_tsc_khz() const {
   return static_cast<uint32_t>(khz);
 }
 
+Result<void> Vcpu::set_tsc_khz(uint32_t khz) const {
+  CVM_TRY(CVM_KVM_IOCTL_VALUE(*sys_, fd_.get(), KVM_SET_TSC_KHZ, khz));
+  return ok();
+}
+
 Result<long> Vcpu::memory_encrypt_op(void* command) const {
   struct Raw24 {
     unsigned char bytes[24];

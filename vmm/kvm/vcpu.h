@@ -62,6 +62,9 @@ class Vcpu final {
   [[nodiscard]] Result<void> set_mp_state(uint32_t mp_state) const;
   /// KVM_GET_TSC_KHZ: the vCPU's TSC frequency in kHz.
   [[nodiscard]] Result<uint32_t> get_tsc_khz() const;
+  /// KVM_SET_TSC_KHZ on the vCPU fd (KVM_CAP_TSC_CONTROL). Not for TDs: KVM refuses it once
+  /// the TDX module owns the TSC (Vm::set_tsc_khz before KVM_TDX_INIT_VM instead).
+  [[nodiscard]] Result<void> set_tsc_khz(uint32_t khz) const;
   /// KVM_MEMORY_ENCRYPT_OP on the vCPU fd (TDX INIT_VCPU/INIT_MEM_REGION/GET_CPUID).
   [[nodiscard]] Result<long> memory_encrypt_op(void* command) const;
 

@@ -52,7 +52,11 @@ class Vm final {
   [[nodiscard]] Result<void> set_tss_addr(uint64_t gpa) const;
   /// KVM_SET_IDENTITY_MAP_ADDR: one page for the EPT identity map on Intel.
   [[nodiscard]] Result<void> set_identity_map_addr(uint64_t gpa) const;
-  /// KVM_SET_TSC_KHZ on the VM fd (needs KVM_CAP_VM_TSC_CONTROL); the default for new vCPUs.
+  /// KVM_SET_TSC_KHZ on the VM fd (KVM_CAP_VM_TSC_CONTROL, Linux 5.19): the TSC frequency of
+  /// vCPUs created afterwards, and of a TD (TD_PARAMS at KVM_TDX_INIT_VM). Call it before the
+  /// first KVM_CREATE_VCPU: kernels with "KVM: x86: Reject KVM_SET_TSC_KHZ VM ioctl when vCPUs
+  /// have been created" (2025) answer EINVAL afterwards, older ones accept it and apply it only
+  /// to vCPUs created later (x86.c kvm_arch_vm_ioctl).
   [[nodiscard]] Result<void> set_tsc_khz(uint32_t khz) const;
 
   /// KVM_SET_USER_MEMORY_REGION (v1). The host range must stay mapped while the slot exists.

@@ -9,13 +9,14 @@
 
 #include "base/byte_reader.h"
 #include "devices/virtio/guest_error_log.h"
+#include "devices/virtio/vsock/guest_iovecs.h"
 
 namespace cvm::devices::virtio::blk {
 namespace {
 
-// Bounce buffer size: guest data moves host file <-> buffer <-> guest memory in these chunks.
-constexpr std::size_t kBounceBytes = 128 * 1024;
-// Requests per io_uring submission (queue depth); 32 x 128 KiB of slots per disk.
+// Requests per io_uring submission (queue depth). Data moves between the file and guest
+// memory directly (preadv/pwritev or io_uring readv/writev on the guest buffers' iovecs), so
+// a disk holds no data buffers, only these iovec arrays.
 constexpr unsigned kIoUringBatch = 32;
 // Discard/write-zeroes limits we advertise (§5.2.4); the file system enforces nothing tighter.
 constexpr uint32_t kMaxRangeSectors = 1u << 22;  // 2 GiB per range
@@ -52,12 +53,11 @@ BlkDevice::BlkDevice(DiskFile disk, BlkOptions options)
   put_le<uint32_t>(config, blk_config::kMaxWriteZeroesSectors, kMaxRangeSectors);
   put_le<uint32_t>(config, blk_config::kMaxWriteZeroesSeg, kMaxRangeSegments);
   config[blk_config::kWriteZeroesMayUnmap] = std::byte{1};
-  bounce_.resize(kBounceBytes);
   if (options_.io_uring) {
     // Without io_uring (old kernel, seccomp) every request takes the pread/pwrite path.
     if (auto ring = IoUringQueue::create(kIoUringBatch); ring) {
       uring_ = std::move(*ring);
-      slots_.assign(kIoUringBatch, std::vector<std::byte>(kBounceBytes));
+      batch_iov_.resize(kIoUringBatch);
       batch_.reserve(kIoUringBatch);
     }
   }
@@ -193,17 +193,39 @@ Result<Decoded> BlkDevice::decode_chain(const DescriptorChain& chain) {
 bool BlkDevice::batchable(const Decoded& decoded) const {
   const RequestType type = decoded.request.type;
   return uring_ != nullptr && decoded.status == Status::kOk &&
-         (type == RequestType::kIn || type == RequestType::kOut) &&
-         decoded.request.data_bytes <= kBounceBytes;
+         (type == RequestType::kIn || type == RequestType::kOut);
+}
+
+// The guest buffers of a read's or write's data (an IN request's writable buffers before the
+// status byte, an OUT request's readable buffers after the header) as host iovecs in
+// `storage`: the file is read into and written from guest memory directly. Errors (kGuest):
+// a buffer outside guest memory or shorter than decode_request() computed.
+Result<std::span<const iovec>> BlkDevice::data_iovecs(const Request& request,
+                                                     const DescriptorChain& chain,
+                                                     std::vector<iovec>& storage) {
+  const bool in = request.type == RequestType::kIn;
+  const std::vector<GuestBuffer>& buffers = in ? chain.writable : chain.readable;
+  const uint64_t skip = in ? 0 : kHeaderSize;
+  // One entry per buffer is the common case; a buffer spanning adjacent memory regions
+  // needs more, so grow until the entries cover the whole payload.
+  storage.resize(std::max(storage.size(), buffers.size() + 1));
+  for (;;) {
+    CVM_ASSIGN_OR_RETURN(const std::size_t used,
+                         vsock::buffers_to_iovecs(*memory_, buffers, skip, request.data_bytes,
+                                                  storage));
+    std::span<const iovec> iov = std::span(storage).first(used);
+    if (vsock::iovec_bytes(iov) == request.data_bytes) {
+      return iov;
+    }
+    storage.resize(storage.size() * 2);
+  }
 }
 
 Result<void> BlkDevice::add_to_batch(DescriptorChain chain, const Request& request) {
-  std::span<std::byte> data = std::span(slots_[batch_.size()]).first(request.data_bytes);
-  if (request.type == RequestType::kOut) {
-    CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize, data));
-  }
-  batch_.push_back(BatchedRequest{.chain = std::move(chain), .request = request});
-  if (batch_.size() == slots_.size()) {
+  std::vector<iovec>& storage = batch_iov_[batch_.size()];
+  CVM_ASSIGN_OR_RETURN(const std::span<const iovec> iov, data_iovecs(request, chain, storage));
+  batch_.push_back(BatchedRequest{.chain = std::move(chain), .request = request, .iov = iov});
+  if (batch_.size() == batch_iov_.size()) {
     return complete_batch();
   }
   return ok();
@@ -217,8 +239,7 @@ Result<void> BlkDevice::complete_batch() {
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     const Request& r = batch_[i].request;
     ops.push_back(IoUringQueue::Op{.write = r.type == RequestType::kOut, .fd = disk_.fd(),
-                                   .buffer = std::span(slots_[i]).first(r.data_bytes),
-                                   .offset = r.sector * kSectorSize});
+                                   .iov = batch_[i].iov, .offset = r.sector * kSectorSize});
   }
   std::vector<int64_t> results(ops.size(), -EAGAIN);
   if (auto ran = uring_->run(ops, results); !ran) {
@@ -228,15 +249,13 @@ Result<void> BlkDevice::complete_batch() {
     const BatchedRequest& b = batch_[i];
     Status status = Status::kOk;
     if (results[i] != static_cast<int64_t>(b.request.data_bytes)) {
-      // Short transfer, EAGAIN or an error: redo it synchronously for an exact answer.
-      auto redone = ops[i].write ? disk_.write_at(ops[i].offset, ops[i].buffer)
-                                 : disk_.read_at(ops[i].offset, ops[i].buffer);
+      // Short transfer, EAGAIN or an error (EINVAL past IOV_MAX entries): redo it
+      // synchronously for an exact answer.
+      auto redone = ops[i].write ? disk_.write_at(ops[i].offset, ops[i].iov)
+                                 : disk_.read_at(ops[i].offset, ops[i].iov);
       if (!redone) {
         status = host_failure(redone.error());
       }
-    }
-    if (status == Status::kOk && b.request.type == RequestType::kIn) {
-      CVM_TRY(write_to_buffers(*memory_, b.chain.writable, 0, ops[i].buffer));
     }
     CVM_TRY(complete(b.chain, b.request, status));
   }
@@ -286,23 +305,12 @@ Result<Status> BlkDevice::execute(const Request& request, const DescriptorChain&
 }
 
 Result<Status> BlkDevice::transfer(const Request& request, const DescriptorChain& chain) {
+  CVM_ASSIGN_OR_RETURN(const std::span<const iovec> iov, data_iovecs(request, chain, sync_iov_));
   const uint64_t disk_offset = request.sector * kSectorSize;  // in range: decode checked it
-  for (uint32_t done = 0; done < request.data_bytes;) {
-    const auto n = static_cast<std::size_t>(
-        std::min<uint64_t>(bounce_.size(), request.data_bytes - done));
-    std::span<std::byte> chunk = std::span(bounce_).first(n);
-    if (request.type == RequestType::kIn) {
-      if (auto read = disk_.read_at(disk_offset + done, chunk); !read) {
-        return host_failure(read.error());
-      }
-      CVM_TRY(write_to_buffers(*memory_, chain.writable, done, chunk));
-    } else {
-      CVM_TRY(read_from_buffers(*memory_, chain.readable, kHeaderSize + done, chunk));
-      if (auto written = disk_.write_at(disk_offset + done, chunk); !written) {
-        return host_failure(written.error());
-      }
-    }
-    done += static_cast<uint32_t>(n);
+  auto done = request.type == RequestType::kIn ? disk_.read_at(disk_offset, iov)
+                                               : disk_.write_at(disk_offset, iov);
+  if (!done) {
+    return host_failure(done.error());
   }
   return Status::kOk;
 }

@@ -75,16 +75,21 @@ class BlkDevice final : public VirtioDevice {
 
  private:
   void drain_queue();
-  // A read or write waiting in the io_uring batch; its data lives in slots_[index in batch_].
+  // A read or write waiting in the io_uring batch; `iov` (guest buffers) lives in
+  // batch_iov_[index in batch_].
   struct BatchedRequest {
     DescriptorChain chain;
     Request request;
+    std::span<const iovec> iov;
   };
 
   Result<void> drain_locked();
   Result<void> drain_available();
   Result<Decoded> decode_chain(const DescriptorChain& chain);
   bool batchable(const Decoded& decoded) const;
+  Result<std::span<const iovec>> data_iovecs(const Request& request,
+                                             const DescriptorChain& chain,
+                                             std::vector<iovec>& storage);
   Result<void> add_to_batch(DescriptorChain chain, const Request& request);
   Result<void> complete_batch();
   Result<void> complete(const DescriptorChain& chain, const Request& request, Status status);
@@ -104,9 +109,9 @@ class BlkDevice final : public VirtioDevice {
   VirtioInterrupt* interrupt_ = nullptr;
   std::optional<SplitVirtqueue> queue_;
   bool broken_ = false;  // NEEDS_RESET was raised; nothing is processed until reset()
-  std::vector<std::byte> bounce_;
+  std::vector<iovec> sync_iov_;  // data iovecs of the request executed synchronously
   std::unique_ptr<IoUringQueue> uring_;
-  std::vector<std::vector<std::byte>> slots_;  // one data buffer per io_uring batch entry
+  std::vector<std::vector<iovec>> batch_iov_;  // data iovecs per io_uring batch entry
   std::vector<BatchedRequest> batch_;
 
   std::unique_ptr<QueueWorker> worker_;  // last: its thread calls drain_queue()

@@ -6,11 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <vector>
 
 namespace cvm::devices::virtio::blk {
 namespace {
+
+// Entries per preadv/pwritev call: Linux's UIO_MAXIOV (IOV_MAX), beyond which they fail.
+constexpr std::size_t kMaxCallIovecs = 1024;
 
 Error io_error(const std::string& path, std::string_view what, int err) {
   return errno_error(ErrorCode::kIo, what, err).context(fmt::format("disk image {}", path));
@@ -45,37 +50,68 @@ Result<DiskFile> DiskFile::open(const std::string& path, bool readonly) {
 }
 
 Result<void> DiskFile::read_at(uint64_t offset, std::span<std::byte> out) const {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return io_error(path_, "pread", errno);
-    }
-    if (n == 0) {
-      return make_error(ErrorCode::kIo, "disk image {}: pread: unexpected end of file at {:#x}",
-                        path_, offset + done);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return ok();
+  const iovec one{.iov_base = out.data(), .iov_len = out.size()};
+  return transfer_iov(false, offset, std::span(&one, 1));
 }
 
 Result<void> DiskFile::write_at(uint64_t offset, std::span<const std::byte> data) const {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_.get(), data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
+  // pwritev does not write through iov_base; the cast only fits struct iovec's type.
+  const iovec one{.iov_base = const_cast<std::byte*>(data.data()), .iov_len = data.size()};
+  return transfer_iov(true, offset, std::span(&one, 1));
+}
+
+Result<void> DiskFile::read_at(uint64_t offset, std::span<const iovec> iov) const {
+  return transfer_iov(false, offset, iov);
+}
+
+Result<void> DiskFile::write_at(uint64_t offset, std::span<const iovec> iov) const {
+  return transfer_iov(true, offset, iov);
+}
+
+// preadv/pwritev until every byte moved: a short transfer resumes inside the entry it
+// stopped in (a copy of that one entry is advanced; the caller's array is not modified).
+Result<void> DiskFile::transfer_iov(bool write, uint64_t offset,
+                                    std::span<const iovec> iov) const {
+  std::size_t entry = 0;
+  std::size_t skip = 0;  // bytes of iov[entry] already transferred
+  while (entry < iov.size()) {
+    if (skip == iov[entry].iov_len) {
+      ++entry;
+      skip = 0;
+      continue;
+    }
+    std::array<iovec, kMaxCallIovecs> batch;  // the first `count` entries are set
+    std::size_t count = 0;
+    for (std::size_t i = entry; i < iov.size() && count < batch.size(); ++i, ++count) {
+      batch[count] = iov[i];
+    }
+    batch[0].iov_base = static_cast<std::byte*>(batch[0].iov_base) + skip;
+    batch[0].iov_len -= skip;
+    const ssize_t n = write ? ::pwritev(fd_.get(), batch.data(), static_cast<int>(count),
+                                        static_cast<off_t>(offset))
+                            : ::preadv(fd_.get(), batch.data(), static_cast<int>(count),
+                                       static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) {
       continue;
     }
-    if (n <= 0) {
-      return io_error(path_, "pwrite", n < 0 ? errno : EIO);
+    if (n < 0 || (n == 0 && write)) {
+      return io_error(path_, write ? "pwritev" : "preadv", n < 0 ? errno : EIO);
     }
-    done += static_cast<std::size_t>(n);
+    if (n == 0) {
+      return make_error(ErrorCode::kIo,
+                        "disk image {}: preadv: unexpected end of file at {:#x}", path_, offset);
+    }
+    offset += static_cast<uint64_t>(n);
+    // Advance (entry, skip) by n bytes.
+    for (auto left = static_cast<std::size_t>(n); left > 0;) {
+      const std::size_t step = std::min(left, iov[entry].iov_len - skip);
+      skip += step;
+      left -= step;
+      if (skip == iov[entry].iov_len && left > 0) {
+        ++entry;
+        skip = 0;
+      }
+    }
   }
   return ok();
 }

@@ -4,6 +4,8 @@
 // guest memory. Included by the blk device, tests and benchmarks.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -34,6 +36,11 @@ class DiskFile final {
   [[nodiscard]] Result<void> read_at(uint64_t offset, std::span<std::byte> out) const;
   /// Writes exactly data.size() bytes at `offset`; kIo error on failure.
   [[nodiscard]] Result<void> write_at(uint64_t offset, std::span<const std::byte> data) const;
+  /// Scatter/gather forms (preadv/pwritev): fill or write every byte of `iov` in order,
+  /// starting at `offset`, with the same retries and errors. Any number of entries (calls
+  /// take at most IOV_MAX each). The device passes guest buffers here, so no bounce copy.
+  [[nodiscard]] Result<void> read_at(uint64_t offset, std::span<const iovec> iov) const;
+  [[nodiscard]] Result<void> write_at(uint64_t offset, std::span<const iovec> iov) const;
   /// fdatasync(): data written before is durable afterwards.
   [[nodiscard]] Result<void> flush() const;
   /// Deallocates [offset, offset+length) keeping the file size (FALLOC_FL_PUNCH_HOLE); the
@@ -49,6 +56,7 @@ class DiskFile final {
       : fd_(std::move(fd)), path_(std::move(path)), readonly_(readonly), size_(size) {}
 
   Result<void> write_zero_bytes(uint64_t offset, uint64_t length) const;
+  Result<void> transfer_iov(bool write, uint64_t offset, std::span<const iovec> iov) const;
 
   UniqueFd fd_;
   std::string path_;

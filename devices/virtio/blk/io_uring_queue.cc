@@ -32,11 +32,11 @@ Result<void> IoUringQueue::run(std::span<const Op> ops, std::span<int64_t> resul
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_->ring);
     CVM_CHECK(sqe != nullptr, "io_uring submission queue full");
     const Op& op = ops[i];
-    const auto length = static_cast<unsigned>(op.buffer.size());
+    const auto entries = static_cast<unsigned>(op.iov.size());
     if (op.write) {
-      io_uring_prep_write(sqe, op.fd, op.buffer.data(), length, op.offset);
+      io_uring_prep_writev(sqe, op.fd, op.iov.data(), entries, op.offset);
     } else {
-      io_uring_prep_read(sqe, op.fd, op.buffer.data(), length, op.offset);
+      io_uring_prep_readv(sqe, op.fd, op.iov.data(), entries, op.offset);
     }
     io_uring_sqe_set_data64(sqe, i);
   }

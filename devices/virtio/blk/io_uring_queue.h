@@ -5,6 +5,8 @@
 // Included by the blk device.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,7 +21,8 @@ class IoUringQueue final {
   struct Op {
     bool write = false;
     int fd = -1;
-    std::span<std::byte> buffer;  // read into / written from; must stay valid during run()
+    std::span<const iovec> iov;  // read into / written from, in order (at most IOV_MAX
+                                 // entries); the array and buffers stay valid during run()
     uint64_t offset = 0;
   };
 

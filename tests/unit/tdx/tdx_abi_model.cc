@@ -14,6 +14,10 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kSharedBit = 1ull << 47;  // GPAW 48 (§2.3)
+// TD_PARAMS.TSC_FREQUENCY: units of 25 MHz, 100 MHz..10 GHz (Linux vmx/tdx_arch.h).
+constexpr uint32_t kTscUnitKhz = 25'000;
+constexpr uint32_t kMinTscUnits = 4, kMaxTscUnits = 400;
+constexpr uint64_t kTdxOperandInvalid = 0xC000010000000000;
 
 kvm_cpuid_entry2 leaf(uint32_t function, uint32_t index, uint32_t flags, uint32_t eax, uint32_t ebx,
                       uint32_t ecx, uint32_t edx) {
@@ -43,7 +47,9 @@ std::optional<uint32_t> vcpu_of(const std::string& role) {
 }  // namespace
 
 TdxAbiModel::TdxAbiModel(TdxModelConfig config)
-    : config_(config), init_vm_busy_left_(config.init_vm_busy) {
+    : config_(config),
+      init_vm_busy_left_(config.init_vm_busy),
+      vm_tsc_khz_(config.host_tsc_khz) {
   inner_.set_extension(KVM_CAP_VM_TYPES, static_cast<long>(config_.vm_types));
   inner_.set_extension(KVM_CAP_SPLIT_IRQCHIP, 1);
   inner_.set_extension(KVM_CAP_GUEST_MEMFD, 1);
@@ -127,10 +133,7 @@ long TdxAbiModel::handle(int fd, const std::string& role, unsigned long request,
     case KVM_ENABLE_CAP:
       return enable_cap(*reinterpret_cast<const kvm_enable_cap*>(arg));
     case KVM_SET_TSC_KHZ:
-      if (role == "vm" && init_vm_done_) {
-        return violation("KVM_SET_TSC_KHZ on the VM after KVM_TDX_INIT_VM (goes into TD_PARAMS)");
-      }
-      return LONG_MIN;
+      return set_tsc_khz(role, arg);
     case KVM_CREATE_GUEST_MEMFD:
       return create_guest_memfd(fd, arg);
     case KVM_SET_USER_MEMORY_REGION:
@@ -183,6 +186,46 @@ long TdxAbiModel::create_vcpu(int /*fd*/, std::uintptr_t arg) {
     return violation(fmt::format("KVM_CREATE_VCPU {} before KVM_TDX_INIT_VM", arg), -EIO);
   }
   return LONG_MIN;
+}
+
+long TdxAbiModel::set_tsc_khz(const std::string& role, std::uintptr_t arg) {
+  const auto khz = static_cast<uint32_t>(arg);
+  if (role != "vm") {
+    return td_vm_ ? violation(fmt::format("KVM_SET_TSC_KHZ on {} of a TD (the TDX module owns "
+                                          "the TSC; only the VM-scoped call sets it)",
+                                          role))
+                  : LONG_MIN;
+  }
+  if (td_vm_ && init_vm_done_) {
+    return violation("KVM_SET_TSC_KHZ on the VM after KVM_TDX_INIT_VM (goes into TD_PARAMS)");
+  }
+  if (khz >= config_.max_guest_tsc_khz) {
+    return -EINVAL;  // beyond the host's TSC scaling: KVM's answer, not a rule cvmm broke
+  }
+  if (!created_vcpus_.empty()) {
+    return violation(fmt::format("KVM_SET_TSC_KHZ on the VM after KVM_CREATE_VCPU ({} vCPUs)",
+                                 created_vcpus_.size()));
+  }
+  vm_tsc_khz_ = khz == 0 ? config_.host_tsc_khz : khz;  // 0: the host's frequency
+  return 0;
+}
+
+/// What KVM and the TDX module make of the VM TSC at INIT_VM (tdx.c setup_tdparams).
+long TdxAbiModel::td_tsc_frequency(kvm_tdx_cmd& command) {
+  const uint32_t units = vm_tsc_khz_ / kTscUnitKhz;
+  if (vm_tsc_khz_ % kTscUnitKhz != 0) {
+    return violation(fmt::format("KVM_TDX_INIT_VM with a VM TSC of {} kHz: KVM truncates it to "
+                                 "{} kHz (25 MHz units)",
+                                 vm_tsc_khz_, units * kTscUnitKhz));
+  }
+  if (units < kMinTscUnits || units > kMaxTscUnits) {
+    command.hw_error = kTdxOperandInvalid;
+    return violation(fmt::format("KVM_TDX_INIT_VM with a VM TSC of {} kHz: TDH.MNG.INIT "
+                                 "refuses TSC_FREQUENCY {} (4 to 400)",
+                                 vm_tsc_khz_, units));
+  }
+  td_tsc_khz_ = units * kTscUnitKhz;
+  return 0;
 }
 
 long TdxAbiModel::enable_cap(const kvm_enable_cap& cap) {
@@ -396,6 +439,9 @@ long TdxAbiModel::init_vm(kvm_tdx_cmd& command) {
     --init_vm_busy_left_;
     return -EAGAIN;
   }
+  if (const long tsc = td_tsc_frequency(command); tsc != 0) {
+    return tsc;
+  }
   init_vm_header_ = *init;
   init_vm_cpuid_.assign(init->cpuid.entries, init->cpuid.entries + init->cpuid.nent);
   init_vm_done_ = true;
@@ -516,6 +562,11 @@ std::map<uint32_t, uint64_t> TdxAbiModel::vcpu_hob_gpas() const {
 std::vector<kvm_cpuid_entry2> TdxAbiModel::init_vm_cpuid() const {
   std::lock_guard lock(mutex_);
   return init_vm_cpuid_;
+}
+
+uint32_t TdxAbiModel::td_tsc_khz() const {
+  std::lock_guard lock(mutex_);
+  return td_tsc_khz_;
 }
 
 kvm_tdx_init_vm TdxAbiModel::init_vm_header() const {

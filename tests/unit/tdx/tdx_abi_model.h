@@ -10,6 +10,12 @@
 //     cycles and VM TSC before INIT_VM; INIT_VM once and before any KVM_CREATE_VCPU (6.16
 //     fails that with EIO); INIT_VCPU once per vCPU, then SET_CPUID2; INIT_VCPU of every vCPU
 //     before the first INIT_MEM_REGION; INIT_MEM_REGION only before FINALIZE_VM; FINALIZE once
+//   - TSC: the VM-scoped KVM_SET_TSC_KHZ only before any KVM_CREATE_VCPU (any VM type: KVM
+//     answers EINVAL, x86.c kvm_arch_vm_ioctl) and, on a TD, before INIT_VM (real KVM accepts
+//     it there and the TD keeps the old TSC: a silent misconfiguration the model refuses); no
+//     vCPU-scoped KVM_SET_TSC_KHZ on a TD (KVM: EINVAL, the TSC is guest_tsc_protected); at
+//     INIT_VM, TD_PARAMS.TSC_FREQUENCY = VM TSC kHz / 25000 (KVM truncates: a remainder is a
+//     violation) and 4..400 units (100 MHz..10 GHz) or the TDX module's TDX_OPERAND_INVALID
 //   - INIT_MEM_REGION: source 4 KiB aligned, gpa aligned and without the shared bit, inside
 //     a guest_memfd slot, every page private (attribute set) and not added before
 //   - no register writes (SET_REGS/SREGS/MSRS/FPU/LAPIC), no TSS/identity-map pages
@@ -47,6 +53,11 @@ struct TdxModelConfig {
   uint64_t pages_per_call = 0;
   /// Calls of INIT_VM answered with EAGAIN before one succeeds.
   int init_vm_busy = 0;
+  /// The host TSC frequency: KVM's default VM TSC (a multiple of 25 MHz on TDX hosts).
+  uint32_t host_tsc_khz = 2'100'000;
+  /// KVM refuses a VM TSC at or above this with EINVAL (kvm_caps.max_guest_tsc_khz; with VMX
+  /// TSC scaling it is capped at 0xffffffff). Not a violation: cvmm cannot know it.
+  uint32_t max_guest_tsc_khz = UINT32_MAX;
 };
 
 class TdxAbiModel final : public kvm::Sys {
@@ -75,6 +86,9 @@ class TdxAbiModel final : public kvm::Sys {
   /// The last INIT_VM's CPUID entries, attributes and XFAM.
   std::vector<kvm_cpuid_entry2> init_vm_cpuid() const;
   kvm_tdx_init_vm init_vm_header() const;
+  /// The TD's TSC frequency as the TDX module set it at INIT_VM (TSC_FREQUENCY * 25000 kHz);
+  /// 0 before INIT_VM.
+  uint32_t td_tsc_khz() const;
   /// The configurable CPUID the model reports (also what KVM_TDX_GET_CPUID returns).
   static std::vector<kvm_cpuid_entry2> configurable_cpuid();
   static std::vector<kvm_cpuid_entry2> host_cpuid();
@@ -89,6 +103,8 @@ class TdxAbiModel final : public kvm::Sys {
   long init_mem_region(uint32_t vcpu, kvm_tdx_cmd& command);
   long finalize(kvm_tdx_cmd& command);
   long create_vcpu(int fd, std::uintptr_t arg);
+  long set_tsc_khz(const std::string& role, std::uintptr_t arg);
+  long td_tsc_frequency(kvm_tdx_cmd& command);
   long enable_cap(const kvm_enable_cap& cap);
   long create_guest_memfd(int fd, std::uintptr_t arg);
   long set_region2(const kvm_userspace_memory_region2& region);
@@ -118,6 +134,8 @@ class TdxAbiModel final : public kvm::Sys {
   bool td_vm_ = false, split_irqchip_ = false, capabilities_ = false, init_vm_done_ = false;
   bool apic_bus_set_ = false, finalized_ = false;
   int init_vm_busy_left_ = 0;
+  uint32_t vm_tsc_khz_ = 0;  // KVM's kvm->arch.default_tsc_khz
+  uint32_t td_tsc_khz_ = 0;
 };
 
 }  // namespace cvm::tdx_test

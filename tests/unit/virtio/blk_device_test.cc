@@ -241,6 +241,61 @@ TEST_P(BlkDeviceTest, ResetStopsProcessing) {
   EXPECT_EQ(driver.used_idx(), 0);
 }
 
+// Data moves between the file and the guest buffers directly (iovecs): buffers of odd sizes,
+// and an OUT request whose first buffer holds the header and the first data bytes.
+TEST_P(BlkDeviceTest, ScatteredDataBuffersAreReadAndWrittenInOrder) {
+  start(false);
+  const uint32_t sizes[] = {100, 412, 1, 511, 512};  // 1536 bytes: sectors 5-7
+  const uint64_t hdr = driver.alloc(16);
+  std::array<std::byte, 16> raw{};
+  store_le<uint64_t>(std::span(raw).subspan<8, 8>(), 5);  // IN, sector 5
+  driver.put(hdr, raw);
+  std::vector<testing::DriverBuffer> chain{{hdr, 16, false}};
+  for (const uint32_t size : sizes) {
+    chain.push_back({driver.alloc(size), size, true});
+  }
+  const uint64_t status = driver.alloc(1);
+  chain.push_back({status, 1, true});
+  driver.add_chain(chain);
+  device->process_queue(0);
+  ASSERT_EQ(driver.get(status, 1)[0], std::byte{0});
+  uint64_t file_offset = 5 * 512;
+  for (std::size_t i = 1; i + 1 < chain.size(); ++i) {
+    const auto got = driver.get(chain[i].addr, chain[i].len);
+    for (uint32_t b = 0; b < chain[i].len; ++b, ++file_offset) {
+      ASSERT_EQ(got[b], static_cast<std::byte>((file_offset * 7) & 0xff)) << i << "+" << b;
+    }
+  }
+  EXPECT_EQ(driver.used_elem(0).second, 1537u);
+
+  // OUT to sector 2: header + 300 data bytes in one buffer, then 200 and 12 bytes.
+  const uint64_t first = driver.alloc(16 + 300);
+  std::vector<std::byte> head(16 + 300);
+  store_le<uint32_t>(std::span(head).first<4>(), 1);
+  store_le<uint64_t>(std::span(head).subspan<8, 8>(), 2);
+  for (std::size_t i = 16; i < head.size(); ++i) {
+    head[i] = static_cast<std::byte>(i - 16 + 1);
+  }
+  driver.put(first, head);
+  const uint64_t second = driver.alloc(200);
+  driver.put(second, std::vector<std::byte>(200, std::byte{0xb2}));
+  const uint64_t third = driver.alloc(12);
+  driver.put(third, std::vector<std::byte>(12, std::byte{0xc3}));
+  const uint64_t out_status = driver.alloc(1);
+  driver.add_chain({{first, 316, false}, {second, 200, false}, {third, 12, false},
+                    {out_status, 1, true}});
+  device->process_queue(0);
+  ASSERT_EQ(driver.get(out_status, 1)[0], std::byte{0});
+  const auto file = image.contents();
+  EXPECT_EQ(file[2 * 512 + 0], std::byte{1});
+  EXPECT_EQ(file[2 * 512 + 299], static_cast<std::byte>(300 & 0xff));
+  EXPECT_EQ(file[2 * 512 + 300], std::byte{0xb2});
+  EXPECT_EQ(file[2 * 512 + 499], std::byte{0xb2});
+  EXPECT_EQ(file[2 * 512 + 500], std::byte{0xc3});
+  EXPECT_EQ(file[2 * 512 + 511], std::byte{0xc3});
+  EXPECT_EQ(file[3 * 512], static_cast<std::byte>((3 * 512 * 7) & 0xff)) << "wrote past";
+}
+
 INSTANTIATE_TEST_SUITE_P(IoPaths, BlkDeviceTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param_info) {
                            return param_info.param ? "IoUring" : "Pread";
@@ -301,6 +356,55 @@ TEST(DiskFileTest, ReadOnlyOpenRefusesWrites) {
   auto written = disk->write_at(0, buf);
   ASSERT_FALSE(written.has_value());
   EXPECT_EQ(written.error().sys_errno(), EBADF);
+}
+
+// More entries than one preadv/pwritev takes (IOV_MAX = 1024), of uneven sizes: every byte
+// lands in order and the caller's array is left as it was.
+TEST(DiskFileTest, ScatterWriteAndReadSpanMoreThanOneCall) {
+  TempImage image(64 * 1024);
+  auto disk = DiskFile::open(image.path(), false);
+  ASSERT_TRUE(disk.has_value());
+  constexpr std::size_t kEntries = 2500;
+  std::vector<std::byte> data(kEntries * 3);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<std::byte>((i * 31 + 5) & 0xff);
+  }
+  std::vector<iovec> iov;
+  for (std::size_t done = 0, i = 0; done < data.size(); ++i) {
+    const std::size_t len = std::min<std::size_t>(1 + i % 5, data.size() - done);
+    iov.push_back({data.data() + done, len});
+    done += len;
+  }
+  ASSERT_GT(iov.size(), 1024u);
+  const std::vector<iovec> before = iov;
+  ASSERT_TRUE(disk->write_at(100, iov).has_value());
+  EXPECT_EQ(iov.size(), before.size());
+  EXPECT_EQ(iov.back().iov_base, before.back().iov_base);
+  const auto file = image.contents();
+  ASSERT_EQ(0, std::memcmp(file.data() + 100, data.data(), data.size()));
+  EXPECT_EQ(file[99], static_cast<std::byte>((99 * 7) & 0xff));
+
+  std::vector<std::byte> back(data.size());
+  std::vector<iovec> read_iov;
+  for (std::size_t done = 0, i = 0; done < back.size(); ++i) {
+    const std::size_t len = std::min<std::size_t>(1 + i % 3, back.size() - done);
+    read_iov.push_back({back.data() + done, len});
+    done += len;
+  }
+  ASSERT_TRUE(disk->read_at(100, read_iov).has_value());
+  EXPECT_EQ(back, data);
+}
+
+TEST(DiskFileTest, ScatterReadPastTheEndIsAnErrorNamingTheFile) {
+  TempImage image(4096);
+  auto disk = DiskFile::open(image.path(), true);
+  ASSERT_TRUE(disk.has_value());
+  std::array<std::byte, 600> buf{};
+  const iovec iov[] = {{buf.data(), 300}, {buf.data() + 300, 300}};
+  auto read = disk->read_at(4096 - 512, iov);
+  ASSERT_FALSE(read.has_value());
+  EXPECT_EQ(read.error().message(), "disk image " + image.path() +
+                                        ": preadv: unexpected end of file at 0x1000");
 }
 
 }  // namespace
