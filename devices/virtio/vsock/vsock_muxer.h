@@ -33,7 +33,9 @@ namespace cvm::devices::virtio::vsock {
 struct VsockOptions {
   uint16_t queue_size = 256;  // QueueNumMax of each queue; a power of two
   /// buf_alloc advertised per connection = the most guest data buffered for one connection
-  /// whose host socket does not drain (Firecracker uses the same 256 KiB).
+  /// whose host socket does not drain, so a device holds at most max_connections x this
+  /// (256 MiB by default). 1 MiB measured a third faster guest -> host but quadruples that
+  /// bound (devices/virtio/README.md, "The credit window"); lower max_connections with it.
   uint32_t conn_buffer_bytes = 256 * 1024;
   /// Concurrent connections per device (Firecracker and Cloud Hypervisor: 1023).
   uint32_t max_connections = 1023;

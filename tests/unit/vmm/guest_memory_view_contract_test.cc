@@ -92,6 +92,25 @@ TYPED_TEST(GuestMemoryViewContractTest, RangesOutsideMemoryFailWithGuestErrorAnd
   EXPECT_FALSE(view.contains(kBase, kSize + 1));
 }
 
+// host_iovecs() (scatter socket I/O on guest memory) accepts exactly the ranges read() does
+// and points at the bytes read() would copy.
+TYPED_TEST(GuestMemoryViewContractTest, HostIovecsFailExactlyWhereReadFails) {
+  GuestMemoryView& view = this->impl.view();
+  std::array<iovec, 4> iov{};
+  const uint64_t bad[] = {kBase - 4, kBase + kSize - 4, ~uint64_t{0} - 3, 0};
+  for (const uint64_t gpa : bad) {
+    auto used = view.host_iovecs(gpa, 8, iov);
+    ASSERT_FALSE(used.has_value()) << std::hex << gpa;
+    EXPECT_EQ(used.error().code(), ErrorCode::kGuest);
+    EXPECT_EQ(iov[0].iov_base, nullptr) << "a failed call filled entries";
+  }
+  auto used = view.host_iovecs(kBase + 0x40, 0x100, iov);
+  ASSERT_TRUE(used.has_value()) << used.error().message();
+  ASSERT_EQ(*used, 1u);
+  EXPECT_EQ(iov[0].iov_base, this->impl.host(kBase + 0x40));
+  EXPECT_EQ(iov[0].iov_len, 0x100u);
+}
+
 // A "driver" thread flips a word between two values whose bytes all differ while the device
 // side reads it through the view: every read must see one of the two values, never bytes of
 // each. A stress check, not a proof (glibc's 2-byte memcpy tears only in a one-instruction
