@@ -6,12 +6,16 @@
 // (Documentation/virt/kvm/api.rst) and cvmm answers it here.
 //
 // File format: the GHCB certificate table exactly as the guest receives it, which is also what
-// AMD's tooling exports for hypervisors (`snphost import`, QEMU's former `certs-path` option of
-// the AMD SNP trees): a table of 24-byte entries
+// AMD's tooling exports for hypervisors (`snphost import`, written for the `certs-path` option
+// of AMD's SNP QEMU trees) and what QEMU's proposed `sev-snp-guest,certs-filename=` takes
+// ("i386/sev: Add KVM_EXIT_SNP_REQ_CERTS support for certificate-fetching", RFC v2, 2025-01):
+// a table of 24-byte entries
 //     @0 GUID (16 bytes, RFC 4122 byte order)  @16 offset u32 LE  @20 length u32 LE
 // ended by an all-zero entry, followed by the certificates; offsets are from the start of the
 // table. cvmm validates the table once, when the VM is set up, and copies it to the guest byte
-// for byte.
+// for byte. (QEMU's patch instead re-reads the file per request under a shared F_OFD lock, the
+// scheme amd-memory-encryption.rst recommends so that firmware/key updates can hold off
+// requests; cvmm does not implement that yet.)
 #pragma once
 
 #include <array>
