@@ -50,6 +50,14 @@ MemoryFaultExitInfo decode_memory_fault(const kvm_run& run) {
   return MemoryFaultExitInfo{raw.flags, raw.gpa, raw.size};
 }
 
+SnpCertsRequestExit decode_snp_certs_request(const kvm_run& run) {
+  kvm::SnpReqCertsExit raw{};
+  // Bounds: the overlay is 24 bytes of the 256-byte exit union (uapi.h).
+  std::memcpy(&raw, reinterpret_cast<const std::byte*>(&run) + kvm::kKvmRunExitUnionOffset,
+              sizeof(raw));
+  return SnpCertsRequestExit{raw.gpa, raw.npages};
+}
+
 MmioExit decode_mmio(const kvm_run& run) {
   MmioExit exit;
   exit.address = run.mmio.phys_addr;
@@ -133,6 +141,8 @@ VcpuExit decode_exit(const kvm_run& run) {
       return decode_memory_fault(run);
     case KVM_EXIT_IOAPIC_EOI:
       return IoapicEoiExit{run.eoi.vector};
+    case KVM_EXIT_SNP_REQ_CERTS:
+      return decode_snp_certs_request(run);
     case KVM_EXIT_HYPERCALL: {
       HypercallExit exit{run.hypercall.nr, {}};
       std::copy(std::begin(run.hypercall.args), std::end(run.hypercall.args), exit.args.begin());
@@ -205,6 +215,10 @@ std::string describe_exit(const VcpuExit& exit) {
           },
           [](const HypercallExit& e) { return fmt::format("unhandled hypercall {}", e.nr); },
           [](const IoapicEoiExit& e) { return fmt::format("IOAPIC EOI of vector {}", e.vector); },
+          [](const SnpCertsRequestExit& e) {
+            return fmt::format("unhandled SNP certificate request (buffer at gpa {:#x}, {} pages)",
+                               e.gpa, e.npages);
+          },
           [](const UnknownExit& e) {
             return fmt::format("unhandled exit reason {} (hardware reason {:#x})", e.reason,
                                e.hardware_reason);

@@ -70,6 +70,13 @@ struct HypercallExit {
 struct IoapicEoiExit {
   uint8_t vector = 0;
 };
+/// KVM_EXIT_SNP_REQ_CERTS (≈7.0, tee-kvm-reference §3.11): an SEV-SNP guest's Extended Guest
+/// Request for an attestation report asks the host for its certificate table. Both fields are
+/// guest-controlled (RAX/RBX of the request); the answer goes into kvm_run.snp_req_certs.
+struct SnpCertsRequestExit {
+  uint64_t gpa = 0;
+  uint64_t npages = 0;
+};
 /// Anything else, with the raw reason.
 struct UnknownExit {
   uint32_t reason = 0;
@@ -78,7 +85,8 @@ struct UnknownExit {
 
 using VcpuExit = std::variant<IoExit, MmioExit, HltExit, ShutdownExit, SystemEventExit,
                               InternalErrorExit, FailEntryExit, InterruptExit,
-                              MemoryFaultExitInfo, HypercallExit, IoapicEoiExit, UnknownExit>;
+                              MemoryFaultExitInfo, HypercallExit, IoapicEoiExit,
+                              SnpCertsRequestExit, UnknownExit>;
 
 /// Decodes kvm_run.exit_reason and its union member.
 VcpuExit decode_exit(const kvm_run& run);

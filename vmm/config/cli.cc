@@ -211,6 +211,12 @@ Result<void> apply_snp_launch_options(const OptionList& options, PlatformConfig&
     }
     platform.snp_vcpu_model = *model;
   }
+  if (const std::string* certs = options.find("snp_certs")) {
+    if (certs->empty()) {
+      return usage_error("--platform snp_certs: empty path");
+    }
+    platform.snp_certs = *certs;
+  }
   CVM_ASSIGN_OR_RETURN(platform.snp_vmsa_features, options.hex_u64("snp_vmsa_features"));
   CVM_ASSIGN_OR_RETURN(const auto id_block, options.tee_bytes("snp_id_block", kSnpIdBlockBytes));
   CVM_ASSIGN_OR_RETURN(const auto id_auth, options.tee_bytes("snp_id_auth", kSnpIdAuthBytes));
@@ -227,7 +233,8 @@ Result<void> apply_platform(std::string_view text, VmConfig& config) {
       OptionList::parse("platform", text,
                         {"tdx", "sev_snp", "policy", "host_data", "mrconfigid", "mrowner",
                          "mrownerconfig", "quote_socket", "snp_vcpu_model", "snp_vmsa_features",
-                         "snp_id_block", "snp_id_auth", "snp_author_key", "tsc_khz"}));
+                         "snp_id_block", "snp_id_auth", "snp_author_key", "snp_certs",
+                         "tsc_khz"}));
   CVM_ASSIGN_OR_RETURN(const auto tdx, options.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, options.boolean("sev_snp"));
   if (tdx.value_or(false) && sev_snp.value_or(false)) {
@@ -433,6 +440,8 @@ std::string cli_field_name(ConfigField field, std::size_t index) {
       return "--platform snp_id_auth";
     case ConfigField::kSnpAuthorKey:
       return "--platform snp_author_key";
+    case ConfigField::kSnpCerts:
+      return "--platform snp_certs";
     case ConfigField::kTscKhz:
       return "--platform tsc_khz";
   }

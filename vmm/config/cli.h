@@ -9,6 +9,7 @@
 //   --vsock cid=N,socket=PATH
 //   --platform tdx=on|sev_snp=on[,policy=HEX][,host_data=HEX|BASE64][,mrconfigid=HEX|BASE64]
 //              [,mrowner=HEX|BASE64][,mrownerconfig=HEX|BASE64][,quote_socket=PATH] (TDX)
+//              [,snp_certs=PATH] (SNP: GHCB certificate table served to the guest)
 //   --config FILE.json                                (alone: the whole VM as JSON, json.h)
 //
 // Every flag takes "--flag VALUE" or "--flag=VALUE". Option lists are comma-separated

@@ -301,7 +301,7 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
                                                               "quote_socket", "snp_vcpu_model",
                                                               "snp_vmsa_features", "snp_id_block",
                                                               "snp_id_auth", "snp_author_key",
-                                                              "tsc_khz"},
+                                                              "snp_certs", "tsc_khz"},
                                                              options));
   CVM_ASSIGN_OR_RETURN(const auto tdx, reader.boolean("tdx"));
   CVM_ASSIGN_OR_RETURN(const auto sev_snp, reader.boolean("sev_snp"));
@@ -319,6 +319,8 @@ Result<void> read_platform(const json::value& value, const JsonOptions& options,
   CVM_ASSIGN_OR_RETURN(config.platform.snp_vmsa_features, read_mask(reader, "snp_vmsa_features"));
   CVM_ASSIGN_OR_RETURN(const auto vcpu_model, reader.string("snp_vcpu_model"));
   config.platform.snp_vcpu_model = vcpu_model.value_or("");
+  CVM_ASSIGN_OR_RETURN(const auto certs, reader.path("snp_certs"));
+  config.platform.snp_certs = certs.value_or("");
   const std::tuple<std::string_view, std::size_t, std::vector<uint8_t>*> id_keys[] = {
       {"snp_id_block", kSnpIdBlockBytes, &config.platform.snp_id_block},
       {"snp_id_auth", kSnpIdAuthBytes, &config.platform.snp_id_auth}};

@@ -14,7 +14,7 @@
 //     "vsock":    {"cid": N, "socket": PATH},
 //     "platform": {"tdx": BOOL, "sev_snp": BOOL, "snp_policy": N|"0xHEX",
 //                  "quote_socket": PATH (TDX), "tsc_khz": N (guest TSC kHz; not for SNP),
-//                  "snp_*": SEV-SNP launch inputs (vm_config.h)}
+//                  "snp_*": SEV-SNP launch inputs (vm_config.h), e.g. "snp_certs": PATH}
 //   }
 //
 // "payload" is required; so are cpus.boot_vcpus, memory.size, serial.mode, disks[].path,

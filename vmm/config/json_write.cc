@@ -86,6 +86,9 @@ json::object platform_to_json(const PlatformConfig& platform) {
   if (!platform.snp_vcpu_model.empty()) {
     out["snp_vcpu_model"] = platform.snp_vcpu_model;
   }
+  if (!platform.snp_certs.empty()) {
+    out["snp_certs"] = platform.snp_certs;
+  }
   if (platform.snp_vmsa_features) {
     out["snp_vmsa_features"] = fmt::format("{:#x}", *platform.snp_vmsa_features);
   }
@@ -184,6 +187,8 @@ std::string json_field_name(ConfigField field, std::size_t index) {
       return "platform.snp_id_auth";
     case ConfigField::kSnpAuthorKey:
       return "platform.snp_author_key";
+    case ConfigField::kSnpCerts:
+      return "platform.snp_certs";
     case ConfigField::kTscKhz:
       return "platform.tsc_khz";
   }

@@ -166,7 +166,8 @@ Result<void> check_snp_launch_fields(const PlatformConfig& platform, const Check
       {ConfigField::kSnpVmsaFeatures, platform.snp_vmsa_features.has_value()},
       {ConfigField::kSnpIdBlock, !platform.snp_id_block.empty()},
       {ConfigField::kSnpIdAuth, !platform.snp_id_auth.empty()},
-      {ConfigField::kSnpAuthorKey, platform.snp_author_key_enabled}};
+      {ConfigField::kSnpAuthorKey, platform.snp_author_key_enabled},
+      {ConfigField::kSnpCerts, !platform.snp_certs.empty()}};
   for (const auto& [field, set] : fields) {
     if (set && !snp) {
       return check.fail(field, 0, "needs {}", snp_name);

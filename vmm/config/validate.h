@@ -72,6 +72,7 @@ enum class ConfigField {
   kSnpIdBlock,
   kSnpIdAuth,
   kSnpAuthorKey,
+  kSnpCerts,
   kTscKhz,
 };
 

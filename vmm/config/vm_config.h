@@ -82,6 +82,10 @@ struct PlatformConfig {
   std::vector<uint8_t> snp_id_block;  // LAUNCH_FINISH ID block (96 bytes; empty: none)
   std::vector<uint8_t> snp_id_auth;   // ID authentication information (4096 bytes)
   bool snp_author_key_enabled = false;  // the ID auth carries an author key (AUTH_KEY_EN)
+  /// Host certificate table served to the guest's Extended Guest Requests (vmm/snp/
+  /// snp_certs.h: the GHCB table as AMD's tools export it). Empty: KVM answers with no
+  /// certificates. Needs a kernel with KVM_EXIT_SNP_REQ_CERTS (≈7.0).
+  std::string snp_certs;
   /// Guest TSC frequency in kHz (--platform tsc_khz, JSON platform.tsc_khz). Unset: KVM's
   /// default, the host TSC frequency. TDX: goes into TD_PARAMS through the VM-scoped
   /// KVM_SET_TSC_KHZ before KVM_TDX_INIT_VM; plain KVM: VM- or vCPU-scoped KVM_SET_TSC_KHZ;

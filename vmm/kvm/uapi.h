@@ -41,6 +41,9 @@
 #if defined(KVM_X86_TDX_VM)
 #define CVM_UAPI_HAS_TDX 1  // 6.16+: TDX enumerators and structs in <asm/kvm.h>
 #endif
+#if defined(KVM_X86_SEV_SNP_REQ_CERTS)
+#define CVM_UAPI_HAS_SNP_REQ_CERTS 1  // ≈7.0: KVM_SEV_SNP_ENABLE_REQ_CERTS in enum sev_cmd_id
+#endif
 
 // ---- Capabilities (tee-kvm-reference.md §1.2) -------------------------------------------
 #ifndef KVM_CAP_USER_MEMORY2
@@ -181,7 +184,17 @@ static_assert(KVM_PRE_FAULT_MEMORY == 0xC040AED5);
 #ifndef KVM_EXIT_HYPERCALL_LONG_MODE
 #define KVM_EXIT_HYPERCALL_LONG_MODE (1ULL << 0)
 #endif
+// KVM_EXIT_SNP_REQ_CERTS (tee-kvm-reference §3.11, §5.1): the number moved while the series
+// was reviewed (40, then 42 in kvm-x86 commit fa9893fadbc2 "KVM: Introduce
+// KVM_EXIT_SNP_REQ_CERTS for SNP certificate-fetching", applied after KVM_EXIT_ARM_SEA = 41);
+// in mainline (≈7.0) KVM_EXIT_ARM_LDST64B took 42 and include/uapi/linux/kvm.h has
+// KVM_EXIT_SNP_REQ_CERTS = 43, as every later patch against mainline's kvm.h shows. A newer
+// <linux/kvm.h> wins, and the static_assert then checks it agrees.
+#ifndef KVM_EXIT_SNP_REQ_CERTS
+#define KVM_EXIT_SNP_REQ_CERTS 43
+#endif
 static_assert(KVM_EXIT_MEMORY_FAULT == 39 && KVM_EXIT_TDX == 40);
+static_assert(KVM_EXIT_SNP_REQ_CERTS == 43);
 static_assert(KVM_SYSTEM_EVENT_SEV_TERM == 6 && KVM_SYSTEM_EVENT_TDX_FATAL == 7);
 static_assert(KVM_HC_MAP_GPA_RANGE == 12 && KVM_MAP_GPA_RANGE_ENCRYPTED == 16);
 
@@ -216,6 +229,20 @@ struct TdxExit {
   uint64_t data[5];  // @24
 };
 static_assert(sizeof(TdxExit) == 64);
+
+/// kvm_run.snp_req_certs (exit 43, struct kvm_exit_snp_req_certs), overlaid on the union at
+/// offset 32 (Documentation/virt/kvm/api.rst, KVM_EXIT_SNP_REQ_CERTS). `gpa` and `npages` are
+/// the guest's RAX/RBX of the Extended Guest Request, forwarded verbatim (KVM only checks that
+/// `gpa` is 4 KiB aligned); userspace writes `ret` (0, ENOSPC, EAGAIN or EIO) and, with
+/// ENOSPC, `npages` = the pages the certificate data needs. Any other `ret` makes the next
+/// KVM_RUN fail with EINVAL.
+struct SnpReqCertsExit {
+  uint64_t gpa;     // @0  guest buffer for the certificate table (shared memory)
+  uint64_t npages;  // @8  its size in 4 KiB pages; in/out
+  uint64_t ret;     // @16 0 on exit; written by userspace
+};
+static_assert(sizeof(SnpReqCertsExit) == 24);
+static_assert(offsetof(SnpReqCertsExit, ret) == 16);
 
 }  // namespace cvm::kvm
 
@@ -304,6 +331,17 @@ static_assert(offsetof(kvm_sev_cmd, error) == 16 && offsetof(kvm_sev_cmd, sev_fd
 #ifndef KVM_X86_SNP_POLICY_BITS
 #define KVM_X86_SNP_POLICY_BITS 1
 #endif
+// Certificate fetching (≈7.0, kvm-x86 commit 20c3c4108d58 "KVM: SEV: Add
+// KVM_SEV_SNP_ENABLE_REQ_CERTS command"; amd-memory-encryption.rst §21 and "Device attribute
+// API"): attribute 2 of KVM_X86_GRP_SEV reads 1 when KVM supports KVM_EXIT_SNP_REQ_CERTS;
+// command 103 takes no argument (kvm_sev_cmd.data is not read) and is refused with EINVAL
+// once a vCPU exists or on a VM that is not SNP.
+#ifndef CVM_UAPI_HAS_SNP_REQ_CERTS
+#define KVM_X86_SEV_SNP_REQ_CERTS 2
+enum { KVM_SEV_SNP_ENABLE_REQ_CERTS = 103 };
+#endif
+static_assert(KVM_X86_GRP_SEV == 1 && KVM_X86_SEV_SNP_REQ_CERTS == 2);
+static_assert(KVM_SEV_SNP_ENABLE_REQ_CERTS == 103);
 
 #ifndef CVM_UAPI_HAS_SEV_INIT2
 enum { KVM_SEV_INIT2 = 22 };

@@ -17,6 +17,7 @@
 #include "vmm/kvm/ioctl.h"
 #include "vmm/private_memory.h"
 #include "vmm/snp/sev_command.h"
+#include "vmm/snp/snp_certs.h"
 #include "vmm/snp/snp_exits.h"
 #include "vmm/snp/snp_policy.h"
 #include "vmm/snp/snp_vcpu_state.h"
@@ -69,7 +70,20 @@ class SnpBackend final : public TeeBackend {
   }
 
   HostSupport check_host(const kvm::System& system) const override {
-    return check_snp_host(system, hooks_.read_host_file);
+    HostSupport support = check_snp_host(system, hooks_.read_host_file);
+    if (!platform_.snp_certs.empty()) {
+      // Only a configured certificate table needs the ≈7.0 exit; a missing one is fatal here,
+      // before any VM or guest memory exists.
+      auto forwarding = check_cert_forwarding(system);
+      support.findings.push_back(forwarding ? "SNP certificate requests (KVM_X86_SEV_SNP_REQ_CERTS): "
+                                              "forwarded to userspace"
+                                            : forwarding.error().message());
+      if (!forwarding && support.reason.empty()) {
+        support.reason = forwarding.error().message();
+        support.available = false;
+      }
+    }
+    return support;
   }
 
   Result<firmware::LaunchPlan> build_launch_plan(const TeeLaunchInputs& inputs) const override;
@@ -99,6 +113,7 @@ class SnpBackend final : public TeeBackend {
   UniqueFd sev_fd_;
   uint64_t policy_ = 0;
   std::optional<uint64_t> policy_bits_;
+  SnpCertificates certificates_;  // the validated --platform snp_certs table, or empty
   SnpExitInterceptor interceptor_;
 };
 
@@ -141,7 +156,12 @@ Result<void> SnpBackend::check_vm_inputs(const kvm::System& system) {
   CVM_ASSIGN_OR_RETURN(policy_bits_, read_sev_attribute(system, KVM_X86_SNP_POLICY_BITS));
   policy_ = platform_.snp_policy.value_or(kDefaultSnpPolicy);
   CVM_TRY(check_snp_policy(policy_, policy_bits_));
-  return check_finish_inputs(finish_inputs());
+  CVM_TRY(check_finish_inputs(finish_inputs()));
+  if (!platform_.snp_certs.empty()) {
+    CVM_TRY(check_cert_forwarding(system));
+    CVM_ASSIGN_OR_RETURN(certificates_, load_snp_certificates(platform_.snp_certs));
+  }
+  return ok();
 }
 
 Result<void> SnpBackend::start_launch(const kvm::Vm& vm) {
@@ -157,6 +177,12 @@ Result<void> SnpBackend::start_launch(const kvm::Vm& vm) {
     return std::move(started).error().context(fmt::format(
         "SNP policy {}{}", describe_snp_policy(policy_),
         policy_bits_ ? "" : " (Linux 6.11-6.12 also require SMT, bit 16, and refuse SINGLE_SOCKET)"));
+  }
+  if (!platform_.snp_certs.empty()) {
+    // Before any vCPU exists (KVM refuses it afterwards with EINVAL); the command reads no
+    // argument (amd-memory-encryption.rst §21).
+    CVM_TRY(run_sev_command(vm, sev_fd_.get(), KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr,
+                            "KVM_SEV_SNP_ENABLE_REQ_CERTS"));
   }
   // Page-state changes and MapGPA reach cvmm as KVM_EXIT_HYPERCALL (§1.7, §3.6 step 5).
   return enable_map_gpa_range_exit(vm);
@@ -260,6 +286,7 @@ Result<void> SnpBackend::launch(const kvm::Vm& vm, GuestMemory& memory,
   }
   CVM_TRY(snp_launch_finish(vm, sev_fd_.get(), finish_inputs()));
   interceptor_.attach(vm, memory);
+  interceptor_.serve_certificates(certificates_.blob);
   stage_ = Stage::kLaunched;
   return ok();
 }

@@ -6,12 +6,15 @@
 //   build_launch_plan firmware/snp build_snp_launch_plan with VmmType::kCvmm, exactly as
 //                     cvmm-measure snp --vmm-type cvmm builds it
 //   init_vm           opens /dev/sev; KVM_SEV_INIT2; KVM_SEV_SNP_LAUNCH_START (policy checked
-//                     against KVM_X86_SNP_POLICY_BITS); enables the MapGPA hypercall exit
+//                     against KVM_X86_SNP_POLICY_BITS); with snp_certs: the certificate
+//                     table (snp_certs.h) and KVM_SEV_SNP_ENABLE_REQ_CERTS, before any vCPU;
+//                     enables the MapGPA hypercall exit
 //   init_vcpu         the x86 reset state whose KVM-built VMSA equals the plan's VMSA
 //                     (snp_vcpu_state.h argues the equivalence, and checks it per vCPU)
 //   launch            PRIVATE attributes, then LAUNCH_UPDATE per lowered update (snp_launch.h),
 //                     then LAUNCH_FINISH (ID block, ID auth, HOST_DATA)
-//   exit_interceptor  conversions and SEV termination requests (snp_exits.h)
+//   exit_interceptor  conversions, SEV termination requests and certificate requests
+//                     (snp_exits.h)
 // The machine must have created guest memory with guest_memfd backing covering every plan
 // range (including the firmware at 4 GiB - size) and set the vCPUs' CPUID (KVM_SET_CPUID2)
 // before launch(): the CPUID page is built from vCPU 0's table.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/snp/snp_exits.h"
 
+#include <cerrno>
+#include <cstring>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -62,6 +64,17 @@ std::optional<ExitPolicy> SnpExitInterceptor::intercept(kvm::Vcpu& vcpu, const V
       event != nullptr && event->type == KVM_SYSTEM_EVENT_SEV_TERM) {
     return ExitPolicy{ExitVerdict::kFailVm,
                       fmt::format("vCPU {}: {}", vcpu.id(), describe_sev_termination(event->data))};
+  }
+  if (const auto* request = std::get_if<SnpCertsRequestExit>(&exit)) {
+    CertRequestReply reply{EIO, request->npages, "no certificate table or guest memory"};
+    if (memory_ != nullptr && !certificates_.empty()) {
+      reply = answer_cert_request(certificates_, request->gpa, request->npages, *memory_);
+    }
+    kvm::SnpReqCertsExit answer{request->gpa, reply.npages, reply.ret};
+    // Bounds: the overlay is 24 bytes of the 256-byte exit union (uapi.h).
+    std::memcpy(reinterpret_cast<std::byte*>(&vcpu.run_data()) + kvm::kKvmRunExitUnionOffset,
+                &answer, sizeof(answer));
+    return ExitPolicy{ExitVerdict::kContinue, {}};
   }
   return conversions_.handle(vcpu, exit);
 }

@@ -6,14 +6,19 @@
 //       entry), by the shared vmm/private_memory.h MemoryConversionHandler;
 //   KVM_EXIT_SYSTEM_EVENT(KVM_SYSTEM_EVENT_SEV_TERM)
 //       the guest asked to be terminated: the VM stops with the GHCB reason set and code.
+//   KVM_EXIT_SNP_REQ_CERTS (≈7.0; only after KVM_SEV_SNP_ENABLE_REQ_CERTS, which the backend
+//       issues when --platform snp_certs is set)
+//       an Extended Guest Request for an attestation report wants the host's certificate
+//       table: cvmm copies the configured table into the guest's buffer, or asks for a bigger
+//       one (ENOSPC + npages), or reports EIO when the buffer is not shared guest memory
+//       (snp_certs.h).
 // Everything else a SNP guest asks through the GHCB ends in KVM: MMIO/IO/MSR NAE events
 // arrive as the ordinary exits, AP creation and the guest messages for attestation
-// (SNP_GUEST_REQUEST) are handled in the kernel with the PSP. Extended guest requests
-// (certificates) are answered by KVM itself on the 6.11+ kernels cvmm targets, with an empty
-// certificate table; only ≈7.0 kernels can forward them to userspace
-// (KVM_SEV_SNP_ENABLE_REQ_CERTS + KVM_EXIT_SNP_REQ_CERTS, whose exit number was still moving
-// when merged, §5.1), and the 6.1 UAPI headers cvmm builds against have neither, so cvmm
-// serves no certificates.
+// (SNP_GUEST_REQUEST) are handled in the kernel with the PSP. Without snp_certs, or on kernels
+// before ≈7.0, KVM answers Extended Guest Requests itself with an empty certificate table.
+// The file-locking scheme amd-memory-encryption.rst suggests for keeping certificates in step
+// with firmware updates (F_OFD_SETLK held until the request reached the firmware) is not
+// implemented: cvmm reads the table once, when the VM is set up.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +30,7 @@
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/private_memory.h"
+#include "vmm/snp/snp_certs.h"
 #include "vmm/vcpu_exit.h"
 #include "vmm/vcpu_runner.h"
 
@@ -49,14 +55,23 @@ class SnpExitInterceptor final : public ExitInterceptor {
   ~SnpExitInterceptor() override = default;
 
   /// The VM and memory conversions apply to; set at launch, before any vCPU runs.
-  void attach(const kvm::Vm& vm, GuestMemory& memory) noexcept { conversions_.attach(vm, memory); }
+  void attach(const kvm::Vm& vm, GuestMemory& memory) noexcept {
+    conversions_.attach(vm, memory);
+    memory_ = &memory;
+  }
 
-  /// SEV_TERM: kFailVm with describe_sev_termination(); memory faults and MapGPA: the
-  /// conversion handler's policy; anything else: std::nullopt (generic policy).
+  /// The certificate table to serve; `blob` must outlive the interceptor. Empty: none.
+  void serve_certificates(std::span<const std::byte> blob) noexcept { certificates_ = blob; }
+
+  /// SEV_TERM: kFailVm with describe_sev_termination(); SNP_REQ_CERTS: answered in kvm_run
+  /// (answer_cert_request(), EIO without a table or memory), kContinue; memory faults and
+  /// MapGPA: the conversion handler's policy; anything else: std::nullopt (generic policy).
   std::optional<ExitPolicy> intercept(kvm::Vcpu& vcpu, const VcpuExit& exit) override;
 
  private:
   MemoryConversionHandler conversions_;
+  GuestMemory* memory_ = nullptr;
+  std::span<const std::byte> certificates_;
 };
 
 }  // namespace cvm::vmm::snp

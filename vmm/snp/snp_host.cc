@@ -120,6 +120,17 @@ Result<std::optional<uint64_t>> read_sev_attribute(const kvm::System& system, ui
   return std::optional<uint64_t>(value);
 }
 
+Result<void> check_cert_forwarding(const kvm::System& system) {
+  CVM_ASSIGN_OR_RETURN(const auto value, read_sev_attribute(system, KVM_X86_SEV_SNP_REQ_CERTS));
+  if (value && *value == 1) {
+    return ok();
+  }
+  return make_error(ErrorCode::kNotSupportedByHost,
+                    "this kernel cannot forward SNP certificate requests (needs "
+                    "KVM_X86_SEV_SNP_REQ_CERTS, Linux ≈7.0): the attribute {}",
+                    value ? fmt::format("reads {}", *value) : std::string("is unknown to KVM"));
+}
+
 HostSupport check_snp_host(const kvm::System& system, const HostFileReader& read_file) {
   HostSupport support;
   support.tee = "sev-snp";

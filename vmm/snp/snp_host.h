@@ -29,6 +29,12 @@ inline constexpr const char* kSevSnpParameterPath = "/sys/module/kvm_amd/paramet
 [[nodiscard]] Result<std::optional<uint64_t>> read_sev_attribute(const kvm::System& system,
                                                                  uint64_t attribute);
 
+/// Whether KVM can forward certificate requests (KVM_X86_SEV_SNP_REQ_CERTS reads 1; ≈7.0,
+/// amd-memory-encryption.rst "Device attribute API"). Needed only with --platform snp_certs.
+/// Errors: kNotSupportedByHost "this kernel cannot forward SNP certificate requests (needs
+/// KVM_X86_SEV_SNP_REQ_CERTS, Linux ≈7.0)", with what the attribute said; kKvm otherwise.
+[[nodiscard]] Result<void> check_cert_forwarding(const kvm::System& system);
+
 /// The checks, in order, each one a finding line; `reason` is the first failing one.
 HostSupport check_snp_host(const kvm::System& system, const HostFileReader& read_file);
 

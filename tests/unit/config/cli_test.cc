@@ -130,6 +130,26 @@ TEST(CliTest, SevSnpPlatform) {
   EXPECT_EQ(off->platform.tee, TeeKind::kNone);
 }
 
+TEST(CliTest, SevSnpCertificateTable) {
+  auto config = from_cli({"--firmware", "/ovmf.fd", "--platform",
+                          "sev_snp=on,snp_certs=/var/lib/snp/certs.bin"});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_EQ(config->platform.snp_certs, "/var/lib/snp/certs.bin");
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "snp_certs=/c"})),
+            "--platform snp_certs: needs --platform sev_snp=on");
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "tdx=on,snp_certs=/c"})),
+            "--platform snp_certs: needs --platform sev_snp=on");
+  EXPECT_EQ(error_of(from_cli({"--firmware", "/f", "--platform", "sev_snp=on,snp_certs="})),
+            "--platform snp_certs: empty path");
+  auto json = testing::from_json(R"({"payload": {"firmware": "/f"},
+                            "platform": {"sev_snp": true, "snp_certs": "/c.bin"}})");
+  ASSERT_TRUE(json) << json.error().message();
+  EXPECT_EQ(json->platform.snp_certs, "/c.bin");
+  EXPECT_EQ(error_of(testing::from_json(
+                R"({"payload": {"kernel": "/k"}, "platform": {"snp_certs": "/c"}})")),
+            "platform.snp_certs: needs platform.sev_snp");
+}
+
 TEST(CliTest, SevSnpLaunchFields) {
   std::string id_block(192, '0');
   id_block.replace(180, 2, "03");  // POLICY byte 2 of the 96-byte block

@@ -80,6 +80,7 @@ TEST(JsonTest, ModelRoundTripsThroughJson) {
   snp.platform.snp_id_block.assign(96, 0x11);
   snp.platform.snp_id_auth.assign(4096, 0x22);
   snp.platform.snp_author_key_enabled = true;
+  snp.platform.snp_certs = "/var/lib/snp/certs.bin";
   VmConfig plain;
   plain.payload.kernel = "/k";
   plain.vsock = VsockConfig{kMaxVsockCid, "/s"};

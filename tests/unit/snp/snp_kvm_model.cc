@@ -152,6 +152,8 @@ long SnpKvmModel::device_attr(std::uintptr_t arg) {
     value = host_.vmsa_features;
   } else if (attr.attr == KVM_X86_SNP_POLICY_BITS) {
     value = host_.policy_bits;
+  } else if (attr.attr == KVM_X86_SEV_SNP_REQ_CERTS) {
+    value = host_.req_certs;
   }
   if (!value) {
     return -ENXIO;

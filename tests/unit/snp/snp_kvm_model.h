@@ -6,6 +6,8 @@
 //     kvm_sev_cmd.error must be initialised (SEV_RET_NO_FW_CALL or 0) and sev_fd must be an
 //     open /dev/sev;
 //   - order: KVM_SEV_INIT2 once, before any vCPU; SNP_LAUNCH_START once, after INIT2;
+//     SNP_ENABLE_REQ_CERTS (≈7.0) only on a host whose KVM_X86_SEV_SNP_REQ_CERTS reads 1, after
+//     INIT2 and before any vCPU exists (kvm_sev_cmd.data is not read and may be 0);
 //     LAUNCH_UPDATE only between START and FINISH; vCPUs created before FINISH; FINISH once;
 //     no register writes after FINISH (the VMSA is encrypted);
 //   - LAUNCH_UPDATE: valid page type (1, 3, 4, 5, 6), SECRETS and CPUID exactly one page,
@@ -56,6 +58,9 @@ struct SnpHostModel {
   long guest_memfd = 1;
   long memory_attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE;
   long exit_hypercall = 1L << KVM_HC_MAP_GPA_RANGE;
+  /// KVM_X86_SEV_SNP_REQ_CERTS: nullopt (ENXIO) before ≈7.0; 1 when certificate requests can
+  /// be forwarded.
+  std::optional<uint64_t> req_certs;
 };
 
 class SnpKvmModel final : public kvm::Sys {
@@ -91,6 +96,8 @@ class SnpKvmModel final : public kvm::Sys {
   std::vector<uint32_t> sev_commands() const;
   std::array<uint8_t, 32> host_data() const;
   bool finished() const;
+  /// Whether KVM_SEV_SNP_ENABLE_REQ_CERTS succeeded.
+  bool certs_enabled() const;
   uint64_t launch_policy() const;
   uint64_t init2_vmsa_features() const;
   std::size_t cpuid_updates_failed() const;
@@ -138,6 +145,7 @@ class SnpKvmModel final : public kvm::Sys {
   long sev_launch_start(kvm_sev_cmd& cmd);
   long sev_launch_update(kvm_sev_cmd& cmd);
   long sev_launch_finish(kvm_sev_cmd& cmd);
+  long sev_enable_req_certs(kvm_sev_cmd& cmd);
   long check_update_request(const kvm_sev_snp_launch_update& u);
   long populate_page(kvm_sev_snp_launch_update& u, kvm_sev_cmd& cmd);
   bool gfn_in_gmem_slot(uint64_t gfn) const;
@@ -158,6 +166,7 @@ class SnpKvmModel final : public kvm::Sys {
   bool init2_done_ = false;
   bool started_ = false;
   bool finished_ = false;
+  bool certs_enabled_ = false;
   uint64_t policy_ = 0;
   uint64_t vmsa_features_ = 0;
   std::array<uint8_t, 32> host_data_{};

@@ -61,7 +61,8 @@ long SnpKvmModel::sev_command(std::uintptr_t arg) {
     return violation(fmt::format("kvm_sev_cmd id {}: sev_fd {} is not /dev/sev", cmd.id,
                                  cmd.sev_fd));
   }
-  if (cmd.data == 0) {
+  // SNP_ENABLE_REQ_CERTS is the one command whose data KVM never reads.
+  if (cmd.data == 0 && cmd.id != KVM_SEV_SNP_ENABLE_REQ_CERTS) {
     return violation(fmt::format("kvm_sev_cmd id {}: no data", cmd.id));
   }
   long result = 0;
@@ -78,6 +79,9 @@ long SnpKvmModel::sev_command(std::uintptr_t arg) {
     case KVM_SEV_SNP_LAUNCH_FINISH:
       result = sev_launch_finish(cmd);
       break;
+    case KVM_SEV_SNP_ENABLE_REQ_CERTS:
+      result = sev_enable_req_certs(cmd);
+      break;
     default:
       result = violation(fmt::format("SEV command {}: not an SNP command (EPERM on SNP VMs)",
                                      cmd.id));
@@ -87,6 +91,23 @@ long SnpKvmModel::sev_command(std::uintptr_t arg) {
   }
   write_user(arg, cmd);  // KVM copies the command back (error)
   return result;
+}
+
+// amd-memory-encryption.rst §21; sev.c snp_enable_certs: EINVAL once a vCPU exists or when the
+// VM is not (yet) an SNP guest; unknown command (EINVAL) on kernels before ≈7.0.
+long SnpKvmModel::sev_enable_req_certs(kvm_sev_cmd& cmd) {
+  if (host_.req_certs.value_or(0) != 1) {
+    return violation("SNP_ENABLE_REQ_CERTS on a kernel without KVM_X86_SEV_SNP_REQ_CERTS");
+  }
+  if (!init2_done_) {
+    return violation("SNP_ENABLE_REQ_CERTS before INIT2 (not an SNP guest yet)");
+  }
+  if (!vcpus_.empty()) {
+    return violation("SNP_ENABLE_REQ_CERTS after a vCPU was created");
+  }
+  certs_enabled_ = true;
+  cmd.error = 0;
+  return 0;
 }
 
 long SnpKvmModel::sev_init2(kvm_sev_cmd& cmd) {
@@ -265,6 +286,10 @@ std::array<uint8_t, 32> SnpKvmModel::host_data() const {
 bool SnpKvmModel::finished() const {
   std::lock_guard lock(mutex_);
   return finished_;
+}
+bool SnpKvmModel::certs_enabled() const {
+  std::lock_guard lock(mutex_);
+  return certs_enabled_;
 }
 uint64_t SnpKvmModel::launch_policy() const {
   std::lock_guard lock(mutex_);

@@ -148,6 +148,23 @@ TEST(VcpuExitTest, MemoryFaultIsReadFromTheUnionOverlay) {
   EXPECT_EQ(describe_exit(fault), "memory fault at gpa 0x100000 size 0x1000 (private)");
 }
 
+TEST(VcpuExitTest, SnpCertificateRequestIsReadFromTheUnionOverlay) {
+  kvm_run run = run_with(KVM_EXIT_SNP_REQ_CERTS);
+  EXPECT_EQ(run.exit_reason, 43u);
+  const kvm::SnpReqCertsExit raw{0x7f000, 4, 0};
+  std::memcpy(reinterpret_cast<std::byte*>(&run) + 32, &raw, sizeof(raw));
+  const auto request = std::get<SnpCertsRequestExit>(decode_exit(run));
+  EXPECT_EQ(request.gpa, 0x7f000u);
+  EXPECT_EQ(request.npages, 4u);
+  // Unanswered (no SNP interceptor), it fails the VM with a description.
+  const ExitPolicy policy = exit_policy(request);
+  EXPECT_EQ(policy.verdict, ExitVerdict::kFailVm);
+  EXPECT_EQ(policy.reason, "unhandled SNP certificate request (buffer at gpa 0x7f000, 4 pages)");
+  // The neighbours still decode as before.
+  EXPECT_TRUE(std::holds_alternative<UnknownExit>(decode_exit(run_with(42))));
+  EXPECT_TRUE(std::holds_alternative<MemoryFaultExitInfo>(decode_exit(run_with(39))));
+}
+
 TEST(VcpuExitTest, RegisterDumpShowsRipAndControlRegisters) {
   kvm_regs regs{};
   regs.rip = 0x1000000;
