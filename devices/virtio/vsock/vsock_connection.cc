@@ -35,29 +35,51 @@ SendOutcome send_some(int fd, std::span<const std::byte> bytes, std::size_t& sen
   return SendOutcome::kAll;
 }
 
-// One sendmsg of `payload` (as much as the socket takes); `sent` is the count written.
-SendOutcome send_iovecs(int fd, std::span<const iovec> payload, std::size_t total,
-                        std::size_t& sent) {
+// Sends as much of `payload` as the socket takes, like send_some(): after a partial sendmsg
+// it tries again from the first unsent byte (the reader may have drained meanwhile) until
+// the socket says EAGAIN. `sent` is the count written; the iovecs are not modified.
+SendOutcome send_iovecs(int fd, std::span<const iovec> payload, std::size_t& sent) {
   sent = 0;
-  if (total == 0) {
-    return SendOutcome::kAll;
-  }
-  msghdr msg{};
-  msg.msg_iov = const_cast<iovec*>(payload.data());  // sendmsg does not write them
-  msg.msg_iovlen = payload.size();
-  for (;;) {
+  std::size_t index = 0;   // first entry not sent completely
+  std::size_t offset = 0;  // bytes of it already sent
+  while (index < payload.size()) {
+    iovec head{.iov_base = static_cast<std::byte*>(payload[index].iov_base) + offset,
+               .iov_len = payload[index].iov_len - offset};
+    msghdr msg{};
+    if (offset > 0) {  // a partly sent entry goes alone, the rest in the next call
+      msg.msg_iov = &head;
+      msg.msg_iovlen = 1;
+    } else {
+      msg.msg_iov = const_cast<iovec*>(payload.data() + index);  // sendmsg only reads them
+      msg.msg_iovlen = payload.size() - index;
+    }
     const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0) {
-      sent = static_cast<std::size_t>(n);
-      // A stream socket that took less is full (the next send would give EAGAIN).
-      return sent == total ? SendOutcome::kAll : SendOutcome::kPartial;
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno == EAGAIN || errno == EWOULDBLOCK ? SendOutcome::kPartial
+                                                     : SendOutcome::kFailed;
     }
-    if (errno == EINTR) {
-      continue;
+    sent += static_cast<std::size_t>(n);
+    std::size_t left = static_cast<std::size_t>(n);
+    const std::size_t index_before = index;
+    const std::size_t offset_before = offset;
+    while (index < payload.size()) {
+      const std::size_t remaining = payload[index].iov_len - offset;
+      if (left < remaining) {
+        offset += left;
+        break;
+      }
+      left -= remaining;
+      ++index;
+      offset = 0;
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK ? SendOutcome::kPartial
-                                                   : SendOutcome::kFailed;
+    if (index == index_before && offset == offset_before) {
+      return SendOutcome::kPartial;  // no progress (never for a stream socket with data)
+    }
   }
+  return SendOutcome::kAll;
 }
 
 }  // namespace
@@ -100,7 +122,7 @@ Connection::Io Connection::accept_guest_data(std::span<const iovec> payload) {
   rx_cnt_ += static_cast<uint32_t>(total);
   std::size_t sent = 0;
   if (to_host_empty()) {
-    if (send_iovecs(fd_.get(), payload, total, sent) == SendOutcome::kFailed) {
+    if (send_iovecs(fd_.get(), payload, sent) == SendOutcome::kFailed) {
       return Io::kHostGone;
     }
     fwd_cnt_ += static_cast<uint32_t>(sent);

@@ -130,6 +130,19 @@ TEST(ConnectionDirectIoTest, PartialSendKeepsTheRestAndCreditIsExact) {
   EXPECT_EQ(h.fwd_cnt, data.size());
 }
 
+TEST(ConnectionDirectIoTest, EmptyIovecsAmongDataAreSkipped) {
+  ConnectionPair pair;
+  auto data = pattern(3000, 6);
+  const std::array<iovec, 4> iov{iovec{data.data(), 0}, iovec{data.data(), 1000},
+                                 iovec{data.data() + 1000, 0}, iovec{data.data() + 1000, 2000}};
+  ASSERT_EQ(pair.conn->accept_guest_data(iov), Connection::Io::kOk);
+  EXPECT_EQ(pair.conn->buffered_to_host(), 0u);
+  EXPECT_EQ(pair.drain(), data);
+  const std::array<iovec, 2> empty{iovec{data.data(), 0}, iovec{data.data(), 0}};
+  ASSERT_EQ(pair.conn->accept_guest_data(empty), Connection::Io::kOk);
+  EXPECT_EQ(pair.conn->buffered_to_host(), 0u);
+}
+
 TEST(ConnectionDirectIoTest, GuestBeyondItsCreditIsRefusedWithNothingTaken) {
   ConnectionPair pair;
   Connection& conn = *pair.conn;
