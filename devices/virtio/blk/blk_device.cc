@@ -9,7 +9,7 @@
 
 #include "base/byte_reader.h"
 #include "devices/virtio/guest_error_log.h"
-#include "devices/virtio/vsock/guest_iovecs.h"
+#include "devices/virtio/guest_iovecs.h"
 
 namespace cvm::devices::virtio::blk {
 namespace {
@@ -211,10 +211,10 @@ Result<std::span<const iovec>> BlkDevice::data_iovecs(const Request& request,
   storage.resize(std::max(storage.size(), buffers.size() + 1));
   for (;;) {
     CVM_ASSIGN_OR_RETURN(const std::size_t used,
-                         vsock::buffers_to_iovecs(*memory_, buffers, skip, request.data_bytes,
+                         buffers_to_iovecs(*memory_, buffers, skip, request.data_bytes,
                                                   storage));
     std::span<const iovec> iov = std::span(storage).first(used);
-    if (vsock::iovec_bytes(iov) == request.data_bytes) {
+    if (iovec_bytes(iov) == request.data_bytes) {
       return iov;
     }
     storage.resize(storage.size() * 2);

@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "base/byte_reader.h"
-#include "devices/virtio/vsock/guest_iovecs.h"
+#include "devices/virtio/guest_iovecs.h"
 
 namespace cvm::devices::virtio::vsock {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "base/byte_reader.h"
 #include "devices/virtio/guest_error_log.h"
-#include "devices/virtio/vsock/guest_iovecs.h"
+#include "devices/virtio/guest_iovecs.h"
 
 namespace cvm::devices::virtio::vsock {
 namespace {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The vsock direct data path: descriptor buffers resolved to host iovecs, and a Connection
 // doing partial socket writes and credit-limited reads straight on those iovecs.
-#include "devices/virtio/vsock/guest_iovecs.h"
+#include "devices/virtio/guest_iovecs.h"
 
 #include <sys/socket.h>
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Scatter-gather views of descriptor-chain payload for socket I/O straight against guest
-// memory (GuestMemoryView::host_iovecs): the vsock device reads host sockets into rx buffers
-// and writes tx buffers to host sockets without a bounce buffer. Also the small iovec
-// helpers the connection layer needs (copying a remainder, limiting a read).
-// Included by devices/virtio/vsock/ and its tests.
+// Scatter-gather views of descriptor-chain payload for I/O straight against guest memory
+// (GuestMemoryView::host_iovecs), without a bounce buffer: the vsock device reads host
+// sockets into rx buffers and writes tx buffers to them; virtio-blk reads and writes the disk
+// file. Also the small iovec helpers the vsock connection layer needs (copying a remainder,
+// limiting a read).
+// Included by the vsock and blk devices and their tests.
 #pragma once
 
 #include <sys/uio.h>
@@ -16,7 +17,7 @@
 #include "base/result.h"
 #include "devices/virtio/virtqueue.h"
 
-namespace cvm::devices::virtio::vsock {
+namespace cvm::devices::virtio {
 
 /// Most iovecs one socket call takes (Linux UIO_MAXIOV; sendmsg/recvmsg fail beyond it).
 inline constexpr std::size_t kMaxIovecs = 1024;
@@ -56,4 +57,4 @@ class IovecPrefix final {
   std::size_t saved_len_ = 0;  // original iov_len of the shortened last entry
 };
 
-}  // namespace cvm::devices::virtio::vsock
+}  // namespace cvm::devices::virtio

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "devices/virtio/vsock/guest_iovecs.h"
+#include "devices/virtio/guest_iovecs.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace cvm::devices::virtio::vsock {
+namespace cvm::devices::virtio {
 
 Result<std::size_t> buffers_to_iovecs(GuestMemoryView& memory,
                                       std::span<const GuestBuffer> buffers, uint64_t offset,
@@ -97,4 +97,4 @@ IovecPrefix::~IovecPrefix() {
   }
 }
 
-}  // namespace cvm::devices::virtio::vsock
+}  // namespace cvm::devices::virtio
