@@ -174,6 +174,9 @@ Result<void> check_snp_launch_fields(const PlatformConfig& platform, const Check
     }
   }
   CVM_TRY(check.plain_text(ConfigField::kSnpVcpuModel, 0, platform.snp_vcpu_model));
+  if (!platform.snp_certs.empty()) {
+    CVM_TRY(check.path(ConfigField::kSnpCerts, 0, platform.snp_certs));
+  }
   if (!platform.snp_id_block.empty() && platform.snp_id_block.size() != kSnpIdBlockBytes) {
     return check.fail(ConfigField::kSnpIdBlock, 0, "is {} bytes, expected {}",
                       platform.snp_id_block.size(), kSnpIdBlockBytes);
@@ -278,6 +281,9 @@ Result<void> check_platform(const VmConfig& config, const Checker& check) {
   }
   if (!platform.quote_socket.empty() && !tdx) {
     return check.fail(ConfigField::kQuoteSocket, 0, "needs {}", tdx_name);
+  }
+  if (!platform.quote_socket.empty()) {
+    CVM_TRY(check.path(ConfigField::kQuoteSocket, 0, platform.quote_socket));
   }
   CVM_TRY(check_snp_launch_fields(platform, check));
   CVM_TRY(check_tsc_khz(platform, check));

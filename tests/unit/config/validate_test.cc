@@ -140,5 +140,28 @@ TEST(ValidateTest, TeeDataSizes) {
   EXPECT_EQ(check(config), "platform.tdx: needs payload.firmware (TDVF or td-shim)");
 }
 
+// Platform paths obey the same rules as every other path (found by config_fuzz: a non-UTF-8
+// snp_certs passed validation, then could not round-trip through the JSON the API prints).
+TEST(ValidateTest, PlatformPathsAreCheckedLikeOtherPaths) {
+  VmConfig config = minimal();
+  config.payload.firmware = "/ovmf";
+  config.platform.tee = TeeKind::kSevSnp;
+  config.platform.snp_policy = 0x30000;
+  config.platform.snp_certs = "/certs\x88";
+  EXPECT_EQ(check(config), "platform.snp_certs: is not valid UTF-8");
+  config.platform.snp_certs = std::string("/c\0x", 4);
+  EXPECT_EQ(check(config), "platform.snp_certs: contains a NUL byte");
+  config.platform.snp_certs = "/certs";
+  EXPECT_EQ(check(config), "<ok>");
+  config.platform = {};
+  config.platform.tee = TeeKind::kTdx;
+  config.platform.quote_socket = "/run/q\xff";
+  EXPECT_EQ(check(config), "platform.quote_socket: is not valid UTF-8");
+  config.platform.quote_socket = std::string("/run/q\0s", 8);
+  EXPECT_EQ(check(config), "platform.quote_socket: contains a NUL byte");
+  config.platform.quote_socket = "/run/qgs.sock";
+  EXPECT_EQ(check(config), "<ok>");
+}
+
 }  // namespace
 }  // namespace cvm::vmm::config
