@@ -245,7 +245,17 @@ bool GuestMemory::covered(uint64_t gpa, uint64_t length) const noexcept {
 }
 
 template <typename Visit>
-void GuestMemory::for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const {
+bool GuestMemory::for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const {
+  if (const Region* region = find(gpa, length)) {
+    if (length != 0) {
+      // Bounds: find() checked [gpa, gpa + length) against the region's mapping.
+      visit(region->mapping.span().subspan(gpa - region->gpa, length), uint64_t{0});
+    }
+    return true;
+  }
+  if (!covered(gpa, length)) {
+    return false;
+  }
   uint64_t done = 0;
   while (done < length) {
     // Bounds: covered(gpa, length) held, so every byte of the range lies in some region.
@@ -253,49 +263,50 @@ void GuestMemory::for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) c
     const uint64_t offset = gpa + done - region->gpa;
     const uint64_t piece = std::min(region->size - offset, length - done);
     if (!visit(region->mapping.span().subspan(offset, piece), done)) {
-      return;
+      return true;
     }
     done += piece;
   }
+  return true;
 }
 
 Result<void> GuestMemory::read(uint64_t gpa, std::span<std::byte> out) const {
-  if (!covered(gpa, out.size())) {
-    return guest_range_error(gpa, out.size());
-  }
   // The guest may be writing these bytes: aligned words are read in one load
   // (base/guest_copy.h; regions are page aligned, so no aligned word is split).
-  for_each_piece(gpa, out.size(), [&](std::span<std::byte> host, uint64_t at) {
+  const bool copied = for_each_piece(gpa, out.size(), [&](std::span<std::byte> host, uint64_t at) {
     copy_from_guest(out.data() + at, host.data(), host.size());
     return true;
   });
+  if (!copied) {
+    return guest_range_error(gpa, out.size());
+  }
   return ok();
 }
 
 Result<void> GuestMemory::write(uint64_t gpa, std::span<const std::byte> data) {
-  if (!covered(gpa, data.size())) {
-    return guest_range_error(gpa, data.size());
-  }
-  for_each_piece(gpa, data.size(), [&](std::span<std::byte> host, uint64_t at) {
+  const bool copied = for_each_piece(gpa, data.size(), [&](std::span<std::byte> host, uint64_t at) {
     copy_to_guest(host.data(), data.data() + at, host.size());
     return true;
   });
+  if (!copied) {
+    return guest_range_error(gpa, data.size());
+  }
   return ok();
 }
 
 Result<std::size_t> GuestMemory::host_iovecs(uint64_t gpa, uint64_t length,
                                              std::span<iovec> out) {
-  if (!covered(gpa, length)) {
-    return guest_range_error(gpa, length);
-  }
   std::size_t used = 0;
-  for_each_piece(gpa, length, [&](std::span<std::byte> host, uint64_t /*at*/) {
+  const bool resolved = for_each_piece(gpa, length, [&](std::span<std::byte> host, uint64_t) {
     if (used == out.size()) {
       return false;  // `out` is full: the caller gets a prefix of the range
     }
     out[used++] = iovec{.iov_base = host.data(), .iov_len = host.size()};
     return true;
   });
+  if (!resolved) {
+    return guest_range_error(gpa, length);
+  }
   return used;
 }
 

@@ -112,10 +112,12 @@ class GuestMemory final : public GuestMemoryView {
   /// True when regions back [gpa, gpa + length) end to end (no hole, no wrap); for length 0
   /// when gpa lies inside or at the end of a region (what find(gpa, 0) accepted).
   bool covered(uint64_t gpa, uint64_t length) const noexcept;
-  /// Calls visit(host bytes, offset into the range) for each region's piece of a covered()
-  /// range, in guest-address order, until visit returns false.
+  /// When covered(gpa, length): calls visit(host bytes, offset into the range) for each
+  /// region's piece, in guest-address order, until visit returns false, and returns true.
+  /// Otherwise returns false without calling visit. A range inside one region (every ring
+  /// word, nearly every buffer) costs one region lookup.
   template <typename Visit>
-  void for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const;
+  bool for_each_piece(uint64_t gpa, uint64_t length, Visit&& visit) const;
   /// Maps `region` (gpa/size/slot set) with backing_ and registers its slot.
   [[nodiscard]] Result<void> map_region(const kvm::Vm& vm, Region& region) const;
 
