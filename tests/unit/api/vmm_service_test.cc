@@ -14,57 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "base/unique_fd.h"
+#include "tests/unit/api/fake_vm.h"
 
 namespace cvm::vmm::api {
 namespace {
 
 namespace json = boost::json;
-
-/// What the fake VMs did, shared with the test.
-struct FakeLog {
-  int created = 0;
-  int started = 0;
-  int finished = 0;
-  std::vector<std::string> stop_reasons;
-  std::vector<VmConfig> configs;
-  bool fail_create = false;
-  bool fail_start = false;
-};
-
-class FakeVm final : public VmInstance {
- public:
-  explicit FakeVm(FakeLog& log) : log_(log), stop_event_(::eventfd(0, EFD_CLOEXEC)) {}
-  Result<void> start() override {
-    ++log_.started;
-    if (log_.fail_start) {
-      return make_error(ErrorCode::kIo, "vcpu thread: Resource temporarily unavailable");
-    }
-    return ok();
-  }
-  int stop_event_fd() const override { return stop_event_.get(); }
-  void request_stop(int status, std::string reason) override {
-    if (stopped_) {
-      return;
-    }
-    stopped_ = true;
-    status_ = status;
-    log_.stop_reasons.push_back(std::move(reason));
-    const uint64_t one = 1;
-    (void)!::write(stop_event_.get(), &one, sizeof(one));
-  }
-  int finish() override {
-    ++log_.finished;
-    return status_;
-  }
-  bool stopped() const { return stopped_; }
-
- private:
-  FakeLog& log_;
-  UniqueFd stop_event_;
-  bool stopped_ = false;
-  int status_ = 0;
-};
+using testing::FakeLog;
+using testing::FakeVm;
 
 bool readable(int fd) {
   uint64_t value = 0;
