@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "devices/virtio/queue_worker.h"
 
+#include <pthread.h>
+
 namespace cvm::devices::virtio {
 
-QueueWorker::QueueWorker(std::function<void()> work)
-    : work_(std::move(work)), thread_([this] { run(); }) {}
+QueueWorker::QueueWorker(const char* thread_name, std::function<void()> work)
+    : thread_name_(thread_name), work_(std::move(work)), thread_([this] { run(); }) {}
 
 QueueWorker::~QueueWorker() {
   {
@@ -24,6 +26,7 @@ void QueueWorker::kick() {
 }
 
 void QueueWorker::run() {
+  (void)::pthread_setname_np(::pthread_self(), thread_name_);
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return kicked_ || stopping_; });

@@ -16,7 +16,9 @@ namespace cvm::devices::virtio {
 /// run, so no notification is lost.
 class QueueWorker final {
  public:
-  explicit QueueWorker(std::function<void()> work);
+  /// `thread_name` (at most 15 bytes, the kernel's limit) is what ps/top show for the
+  /// thread, so an operator can tell a device's I/O thread from the vCPUs.
+  QueueWorker(const char* thread_name, std::function<void()> work);
   /// Stops and joins the thread; a run in progress completes first.
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
@@ -27,6 +29,7 @@ class QueueWorker final {
  private:
   void run();
 
+  const char* thread_name_;
   std::function<void()> work_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -62,7 +62,7 @@ BlkDevice::BlkDevice(DiskFile disk, BlkOptions options)
     }
   }
   if (options_.worker_thread) {
-    worker_ = std::make_unique<QueueWorker>([this] { drain_queue(); });
+    worker_ = std::make_unique<QueueWorker>("virtio-blk", [this] { drain_queue(); });
   }
 }
 

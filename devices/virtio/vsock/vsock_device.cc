@@ -159,6 +159,7 @@ uint64_t VsockDevice::peak_buffered_bytes() const {
 }
 
 void VsockDevice::run() {
+  (void)::pthread_setname_np(::pthread_self(), "virtio-vsock");
   std::array<epoll_event, kMaxEventsPerWait> events{};
   while (!stopping_) {
     const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEventsPerWait, kTickMs);

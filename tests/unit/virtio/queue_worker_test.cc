@@ -3,9 +3,12 @@
 #include "devices/virtio/queue_worker.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 
 namespace cvm::devices::virtio {
@@ -22,23 +25,29 @@ bool wait_for(const std::function<bool()>& done) {
   return true;
 }
 
-TEST(QueueWorkerTest, KickRunsWorkOnAnotherThread) {
+TEST(QueueWorkerTest, KickRunsWorkOnAnotherThreadWithItsName) {
   std::atomic<int> runs{0};
   std::atomic<bool> other_thread{false};
+  std::string name;
   const auto caller = std::this_thread::get_id();
-  QueueWorker worker([&] {
+  QueueWorker worker("test-worker", [&] {
     other_thread = std::this_thread::get_id() != caller;
+    std::array<char, 16> buffer{};
+    if (::pthread_getname_np(::pthread_self(), buffer.data(), buffer.size()) == 0) {
+      name = buffer.data();
+    }
     ++runs;
   });
   worker.kick();
   ASSERT_TRUE(wait_for([&] { return runs.load() >= 1; }));
   EXPECT_TRUE(other_thread.load());
+  EXPECT_EQ(name, "test-worker");  // what ps -L and top -H show for the device's I/O thread
 }
 
 TEST(QueueWorkerTest, KickDuringWorkCausesAnotherRun) {
   std::atomic<int> runs{0};
   std::atomic<bool> release{false};
-  QueueWorker worker([&] {
+  QueueWorker worker("test-worker", [&] {
     ++runs;
     while (runs.load() == 1 && !release.load()) {
       std::this_thread::yield();
