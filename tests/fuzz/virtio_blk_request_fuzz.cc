@@ -31,16 +31,14 @@ class NullInterrupt final : public VirtioInterrupt {
   void set_needs_reset() override {}
 };
 
-// A 64 KiB image in a memfd, opened through /proc/self/fd like any path.
-std::string image_path() {
-  static const std::string path = [] {
-    const int fd = ::memfd_create("cvmm-blk-fuzz", MFD_CLOEXEC);
-    if (fd < 0 || ::ftruncate(fd, kDiskBytes) != 0) {
-      __builtin_trap();
-    }
-    return "/proc/self/fd/" + std::to_string(fd);
-  }();
-  return path;
+// A new 64 KiB image in a memfd, opened through /proc/self/fd like any path. Each device gets
+// its own: DiskFile's image lock refuses a writable and a read-only open of one file.
+std::string new_image_path() {
+  const int fd = ::memfd_create("cvmm-blk-fuzz", MFD_CLOEXEC);
+  if (fd < 0 || ::ftruncate(fd, kDiskBytes) != 0) {
+    __builtin_trap();
+  }
+  return "/proc/self/fd/" + std::to_string(fd);
 }
 
 void fuzz_decoders(const uint8_t* data, size_t size) {
@@ -78,7 +76,7 @@ void fuzz_decoders(const uint8_t* data, size_t size) {
 }
 
 BlkDevice* make_device(bool readonly) {
-  auto disk = DiskFile::open(image_path(), readonly);
+  auto disk = DiskFile::open(new_image_path(), readonly);
   if (!disk) {
     __builtin_trap();
   }

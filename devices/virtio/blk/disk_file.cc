@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 namespace cvm::devices::virtio::blk {
@@ -21,7 +23,60 @@ Error io_error(const std::string& path, std::string_view what, int err) {
   return errno_error(ErrorCode::kIo, what, err).context(fmt::format("disk image {}", path));
 }
 
+// Takes the whole-file OFD lock on `fd`: true when held, false when the filesystem cannot
+// lock (warned once on stderr). F_OFD_SETLK never waits, so a conflict is reported at once.
+Result<bool> lock_image(int fd, const std::string& path, bool readonly) {
+  struct flock lock {};
+  lock.l_type = readonly ? F_RDLCK : F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 0;  // to the end of the file, however it grows
+  lock.l_pid = 0;  // required for OFD locks (fcntl(2))
+  if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) {
+    return true;
+  }
+  const int err = errno;
+  switch (classify_lock_errno(err)) {
+    case LockFailure::kConflict:
+      if (readonly) {
+        return Error(ErrorCode::kIo,
+                     fmt::format("disk image {}: cannot take a read lock: another process or a "
+                                 "writable disk of this VM holds the write lock (F_OFD_SETLK: {})",
+                                 path, std::strerror(err)),
+                     err);
+      }
+      return Error(ErrorCode::kIo,
+                   fmt::format("disk image {}: cannot take a write lock: the image is in use by "
+                               "another process or another disk of this VM (F_OFD_SETLK: {})",
+                               path, std::strerror(err)),
+                   err);
+    case LockFailure::kUnsupported:
+      fmt::print(stderr,
+                 "cvmm: warning: disk image {}: the filesystem does not support image locking "
+                 "(F_OFD_SETLK: {}); using it unlocked\n",
+                 path, std::strerror(err));
+      return false;
+    case LockFailure::kError:
+      break;
+  }
+  return io_error(path, "F_OFD_SETLK", err);
+}
+
 }  // namespace
+
+LockFailure classify_lock_errno(int err) noexcept {
+  switch (err) {
+    case EAGAIN:  // what Linux returns for a conflicting OFD lock
+    case EACCES:  // what POSIX allows instead
+      return LockFailure::kConflict;
+    case EOPNOTSUPP:  // e.g. some FUSE and network filesystems
+    case ENOLCK:      // NFS without a lock manager, or the kernel's lock table is full
+    case EINVAL:      // kernels before 3.15 do not know F_OFD_SETLK
+      return LockFailure::kUnsupported;
+    default:
+      return LockFailure::kError;
+  }
+}
 
 Result<DiskFile> DiskFile::open(const std::string& path, bool readonly) {
   const int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
@@ -41,12 +96,14 @@ Result<DiskFile> DiskFile::open(const std::string& path, bool readonly) {
   if (!S_ISREG(st.st_mode)) {
     return make_error(ErrorCode::kInvalidArgument, "disk image {}: not a regular file", path);
   }
+  // Locked once it is known to be a regular file, so a device node is refused for what it is.
+  CVM_ASSIGN_OR_RETURN(const bool locked, lock_image(fd.get(), path, readonly));
   const auto size = static_cast<uint64_t>(st.st_size);
   if (size % 512 != 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "disk image {}: size {} bytes is not a multiple of 512 bytes", path, size);
   }
-  return DiskFile(std::move(fd), path, readonly, size);
+  return DiskFile(std::move(fd), path, readonly, locked, size);
 }
 
 Result<void> DiskFile::read_at(uint64_t offset, std::span<std::byte> out) const {

@@ -3,8 +3,6 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
@@ -21,52 +19,9 @@ namespace {
 
 constexpr int kListenBacklog = 128;
 
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "vsock socket path {}: empty or longer than {} bytes", path,
-                      sizeof(addr.sun_path) - 1);
-  }
-  // Bounds: path.size() < sizeof(sun_path); the zeroed tail terminates it.
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
-// Connects a non-blocking stream socket to `path`; a Unix connect never blocks, so a full
-// backlog (EAGAIN) is a failure like ECONNREFUSED or ENOENT.
+// Outgoing connections to PATH_<port> for guest-initiated streams (§3.3).
 Result<UniqueFd> connect_unix(const std::string& path) {
-  CVM_ASSIGN_OR_RETURN(sockaddr_un addr, unix_address(path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    return errno_error(ErrorCode::kIo, "socket(AF_UNIX)", errno);
-  }
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return errno_error(ErrorCode::kIo, fmt::format("connect {}", path), errno);
-  }
-  return fd;
-}
-
-// Removes a leftover socket file at `path` from a previous run. Refuses non-sockets and a
-// socket something still listens on (another VMM using the same path).
-Result<void> remove_stale_socket(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) {
-    return errno == ENOENT ? ok() : errno_error(ErrorCode::kIo, fmt::format("stat {}", path), errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return make_error(ErrorCode::kInvalidArgument, "vsock socket path {} exists and is not a socket",
-                      path);
-  }
-  if (connect_unix(path)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "vsock socket path {} is in use by a listening process", path);
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return errno_error(ErrorCode::kIo, fmt::format("unlink stale socket {}", path), errno);
-  }
-  return ok();
+  return connect_unix_socket(path, "vsock socket");
 }
 
 Result<void> epoll_add(int epoll_fd, int fd, uint64_t id) {
@@ -90,34 +45,14 @@ Result<std::unique_ptr<VsockMuxer>> VsockMuxer::create(int epoll_fd, std::string
 }
 
 Result<void> VsockMuxer::bind_listener() {
-  CVM_ASSIGN_OR_RETURN(sockaddr_un addr, unix_address(path_));
-  CVM_TRY(remove_stale_socket(path_));
-  listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listener_.valid()) {
-    return errno_error(ErrorCode::kIo, "socket(AF_UNIX)", errno);
-  }
-  if (::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return errno_error(ErrorCode::kIo, fmt::format("bind vsock socket {}", path_), errno);
-  }
-  struct stat st{};
-  if (::stat(path_.c_str(), &st) == 0) {
-    listener_dev_ = st.st_dev;
-    listener_ino_ = st.st_ino;
-  }
-  if (::listen(listener_.get(), kListenBacklog) != 0) {
-    return errno_error(ErrorCode::kIo, fmt::format("listen on vsock socket {}", path_), errno);
-  }
-  return epoll_add(epoll_fd_, listener_.get(), kListenerId);
+  CVM_ASSIGN_OR_RETURN(listener_, UnixListener::bind(path_, kListenBacklog, "vsock socket"));
+  return epoll_add(epoll_fd_, listener_->fd(), kListenerId);
 }
 
 VsockMuxer::~VsockMuxer() {
+  // Connections first, then the listener (its destructor removes the socket file if it is
+  // still ours).
   conns_.clear();
-  struct stat st{};
-  // Only unlink what we bound: the file may have been replaced by another process since.
-  if (listener_.valid() && ::lstat(path_.c_str(), &st) == 0 && st.st_dev == listener_dev_ &&
-      st.st_ino == listener_ino_) {
-    ::unlink(path_.c_str());
-  }
 }
 
 void VsockMuxer::set_active(bool active) {
@@ -205,7 +140,7 @@ void VsockMuxer::account(int64_t delta) {
 
 void VsockMuxer::accept_clients() {
   for (;;) {
-    UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(::accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;

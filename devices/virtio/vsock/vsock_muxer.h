@@ -25,6 +25,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "base/unix_listener.h"
 #include "devices/virtio/vsock/vsock_connection.h"
 #include "devices/virtio/vsock/vsock_packet.h"
 
@@ -137,9 +138,7 @@ class VsockMuxer final {
   std::string path_;
   uint64_t guest_cid_;
   VsockOptions options_;
-  UniqueFd listener_;
-  dev_t listener_dev_ = 0;
-  ino_t listener_ino_ = 0;
+  std::optional<UnixListener> listener_;  // set by create()
   bool active_ = false;
 
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
