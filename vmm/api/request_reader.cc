@@ -57,6 +57,10 @@ RequestError error_for(const boost::system::error_code& ec, const HttpServerOpti
   return RequestError{.status = 400, .message = "malformed request: " + ec.message()};
 }
 
+bool expects_continue(const http::request<http::string_body>& message) {
+  return boost::beast::iequals(message[http::field::expect], "100-continue");
+}
+
 // Kata's clients always send Content-Length (or no body at all). Chunked request bodies are
 // refused: Beast 1.81's chunk parser asserts (BOOST_ASSERT(n >= 5) in parse_chunk_header)
 // when a final chunk arrives a byte at a time, which a client controls (found by
@@ -99,6 +103,7 @@ void RequestReader::fail(RequestError error) {
   unparsed_.clear();
   pending_fds_.clear();
   parser_.reset();
+  continue_requested_ = false;
 }
 
 ReadResult RequestReader::next() {
@@ -135,6 +140,7 @@ ReadResult RequestReader::next() {
         fail(std::move(*refused));
         return *error_;
       }
+      continue_requested_ = expects_continue(beast.get());
       // The body follows in the same put() from now on.
       beast.eager(true);
       continue;
@@ -151,6 +157,7 @@ ReadResult RequestReader::next() {
   if (!beast.is_done()) {
     return NeedMoreBytes{};
   }
+  continue_requested_ = false;  // the body is already here
   http::request<http::string_body> message = beast.release();
   parser_.reset();
   ParsedRequest parsed;

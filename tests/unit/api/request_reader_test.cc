@@ -200,6 +200,24 @@ TEST(RequestReaderTest, OversizedHeaderInOneReadIs400) {
   EXPECT_EQ(expect_error(reader).message, "request header exceeds 64 bytes");
 }
 
+TEST(RequestReaderTest, ExpectContinueIsSignalledOnceWhileTheBodyIsMissing) {
+  RequestReader reader(HttpServerOptions{});
+  reader.append("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", {});
+  EXPECT_TRUE(std::holds_alternative<NeedMoreBytes>(reader.next()));
+  EXPECT_TRUE(reader.take_continue_request());
+  EXPECT_FALSE(reader.take_continue_request());
+  reader.append("{}", {});
+  EXPECT_EQ(expect_request(reader).request.body, "{}");
+  // With the body in the same read there is nothing to continue.
+  reader.append("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}", {});
+  EXPECT_EQ(expect_request(reader).request.body, "{}");
+  EXPECT_FALSE(reader.take_continue_request());
+}
+
+TEST(SerializeResponseTest, ContinueIsJustTheStatusLine) {
+  EXPECT_EQ(serialize_response(HttpResponse{.status = 100}), "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
 TEST(SerializeResponseTest, NoContentHasNoLengthAndNoBody) {
   EXPECT_EQ(serialize_response(HttpResponse{.status = 204, .body = "dropped"}),
             "HTTP/1.1 204 No Content\r\n\r\n");
