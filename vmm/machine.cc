@@ -392,11 +392,27 @@ Result<void> Machine::create_vcpus(const VmConfig& config, bool set_boot_msrs) {
 
 Result<int> Machine::run() {
   CVM_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::block());
-  const uint64_t start_ns = devices::debug::monotonic_now_ns();
-  CVM_TRY(devices_->start());
-  CVM_TRY(runner_->start_threads());
+  CVM_TRY(start());
   const StopReport stop = runner_->wait(signals.fd());
-  report(stop, start_ns);
+  report(stop, start_ns_);
+  return stop.status;
+}
+
+Result<void> Machine::start() {
+  start_ns_ = devices::debug::monotonic_now_ns();
+  CVM_TRY(devices_->start());
+  return runner_->start_threads();
+}
+
+int Machine::stop_event_fd() const noexcept { return runner_->stop_event_fd(); }
+
+void Machine::request_stop(int status, std::string reason) {
+  runner_->request_stop(status, std::move(reason));
+}
+
+int Machine::finish() {
+  const StopReport stop = runner_->wait();
+  report(stop, start_ns_);
   return stop.status;
 }
 

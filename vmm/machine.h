@@ -54,6 +54,18 @@ class Machine final {
   /// reason and registers on stderr), or SIGINT/SIGTERM arrives (status 0).
   [[nodiscard]] Result<int> run();
 
+  // The same in steps, for a caller that serves an API while the VM runs (vmm/api) and owns
+  // signal handling itself (it blocks SIGINT/SIGTERM before start() so vCPU threads inherit
+  // the mask): start() starts the devices and vCPU threads and returns; stop_event_fd() turns
+  // readable once a stop is requested (guest power-off or reset, a failure, request_stop());
+  // finish() then joins the threads, reports as run() does and returns the exit status.
+  [[nodiscard]] Result<void> start();
+  int stop_event_fd() const noexcept;
+  /// Thread-safe; the first stop request wins. No effect before start() other than that the
+  /// vCPU threads end at once when started.
+  void request_stop(int status, std::string reason);
+  int finish();
+
   /// The platform devices (tests drive port I/O through them).
   MachineDevices& devices() noexcept { return *devices_; }
   /// Guest RAM as devices reach it (tests check what device DMA wrote).
@@ -114,6 +126,7 @@ class Machine final {
   std::vector<kvm::Vcpu> vcpus_;
   std::unique_ptr<MachineDevices> devices_;
   std::unique_ptr<VcpuRunner> runner_;
+  uint64_t start_ns_ = 0;  // CLOCK_MONOTONIC just before the vCPU threads started
 };
 
 /// The config checks that need no host access (pure): vCPU count 1..255; a TEE needs

@@ -96,6 +96,11 @@ class VcpuRunner final {
 
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
 
+  /// An eventfd that becomes readable (and stays readable) once a stop is requested, for a
+  /// caller that waits for the VM inside its own poll loop (the API server) and then calls
+  /// wait(), which returns at once. Do not read it.
+  int stop_event_fd() const noexcept { return stop_event_.get(); }
+
  private:
   VcpuRunner(std::span<kvm::Vcpu> vcpus, ExitDispatcher& io, UniqueFd stop_event) noexcept;
   void thread_main(kvm::Vcpu& vcpu) noexcept;

@@ -16,6 +16,9 @@ using vmm::config::RunArgs;
 constexpr std::string_view kUsage =
     "usage: cvmm run [FLAGS]          boot a VM (see 'cvmm run --help')\n"
     "       cvmm run --config FILE    boot the VM described by a JSON file\n"
+    "       cvmm --api-socket PATH [-v] [--seccomp false]\n"
+    "                                 serve Cloud Hypervisor's REST API on a Unix socket\n"
+    "                                 (vmm.ping, vm.create, vm.info, vm.boot, vmm.shutdown)\n"
     "       cvmm host-check           which guests (plain KVM, TDX, SEV-SNP) this host can run\n"
     "       cvmm --version\n"
     "       cvmm --help\n";
@@ -116,6 +119,90 @@ int run_command(std::span<const std::string_view> args, const CvmmHooks& hooks, 
   return *status;
 }
 
+bool is_api_flag(std::string_view arg) {
+  return arg.starts_with("--api-socket") || arg.starts_with("--seccomp") ||
+         (arg.size() >= 2 && arg.starts_with("-v") &&
+          arg.find_first_not_of('v', 1) == std::string_view::npos);
+}
+
+/// `--api-socket PATH` (also `--api-socket=PATH` and Cloud Hypervisor's `path=PATH`), `-v`
+/// repeated or `-vv`, `--seccomp false`. cvmm has no seccomp filter yet, so it refuses to be
+/// told to enforce one rather than pretend; Kata passes only `false` (§1.2).
+Result<ApiArgs> parse_api_args(std::span<const std::string_view> args) {
+  ApiArgs api;
+  bool have_socket = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    const auto value = [&](std::string_view flag) -> Result<std::string_view> {
+      if (arg.size() > flag.size() && arg[flag.size()] == '=') {
+        return arg.substr(flag.size() + 1);
+      }
+      if (arg != flag) {
+        return make_error(ErrorCode::kInvalidArgument, "unknown flag '{}'", arg);
+      }
+      if (i + 1 >= args.size()) {
+        return make_error(ErrorCode::kInvalidArgument, "{} needs a value", flag);
+      }
+      return args[++i];
+    };
+    if (arg.starts_with("--api-socket")) {
+      if (have_socket) {
+        return make_error(ErrorCode::kInvalidArgument, "--api-socket given twice");
+      }
+      CVM_ASSIGN_OR_RETURN(std::string_view path, value("--api-socket"));
+      if (path.starts_with("path=")) {
+        path.remove_prefix(5);
+      } else if (path.starts_with("fd=")) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--api-socket fd=N is not supported (give path=PATH)");
+      }
+      if (path.empty()) {
+        return make_error(ErrorCode::kInvalidArgument, "--api-socket: empty path");
+      }
+      api.socket_path = std::string(path);
+      have_socket = true;
+    } else if (arg.starts_with("--seccomp")) {
+      CVM_ASSIGN_OR_RETURN(const std::string_view mode, value("--seccomp"));
+      if (mode != "false") {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--seccomp {}: cvmm has no seccomp filter yet; only --seccomp false "
+                          "is accepted",
+                          mode);
+      }
+    } else if (is_api_flag(arg)) {
+      api.verbosity += static_cast<int>(arg.size() - 1);
+    } else {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "'{}' cannot be combined with --api-socket (the VM comes through "
+                        "PUT /api/v1/vm.create)",
+                        arg);
+    }
+  }
+  if (!have_socket) {
+    return make_error(ErrorCode::kInvalidArgument, "-v and --seccomp need --api-socket PATH");
+  }
+  return api;
+}
+
+int api_command(std::span<const std::string_view> args, const CvmmHooks& hooks,
+                std::ostream& err) {
+  auto api = parse_api_args(args);
+  if (!api) {
+    print_error(err, api.error().message());
+    return kExitUsageError;
+  }
+  if (!hooks.serve_api) {
+    print_error(err, "--api-socket is not available in this build");
+    return kExitRuntimeError;
+  }
+  auto status = hooks.serve_api(*api);
+  if (!status) {
+    print_error(err, status.error().message());
+    return kExitRuntimeError;
+  }
+  return *status;
+}
+
 }  // namespace
 
 int cvmm_main(std::span<const std::string_view> args, const CvmmHooks& hooks, std::ostream& out,
@@ -132,6 +219,9 @@ int cvmm_main(std::span<const std::string_view> args, const CvmmHooks& hooks, st
   if (command == "--version" || command == "-V") {
     out << "cvmm " << CVMM_VERSION << '\n';
     return 0;
+  }
+  if (is_api_flag(command)) {
+    return api_command(args, hooks, err);
   }
   if (command == "run") {
     return run_command(args.subspan(1), hooks, out, err);

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// cvmm: the VMM binary. Composition root: wires the command line to vmm::run_vm().
+// cvmm: the VMM binary. Composition root: wires the command line to vmm::run_vm() and the
+// API server (vmm/api/serve_api.h).
 #include <exception>
 #include <iostream>
 #include <string_view>
 #include <vector>
 
 #include "base/file.h"
+#include "cvmm_version.h"
 #include "tools/cvmm/cvmm_main.h"
+#include "vmm/api/serve_api.h"
 #include "vmm/backends.h"
 #include "vmm/host_check.h"
 #include "vmm/run_vm.h"
@@ -31,6 +34,14 @@ int main(int argc, char** argv) {
             },
         .read_config_file =
             [](const std::string& path) { return cvm::read_text_file(path, kMaxConfigFileBytes); },
+        .serve_api =
+            [](const cvm::tools::ApiArgs& api) {
+              return cvm::vmm::api::serve_api(
+                  cvm::vmm::api::ServeApiOptions{.socket_path = api.socket_path,
+                                                 .verbosity = api.verbosity,
+                                                 .version = CVMM_VERSION},
+                  cvm::vmm::api::machine_vm_factory());
+            },
     };
     return cvm::tools::cvmm_main(args, hooks, std::cout, std::cerr);
   } catch (const std::exception& e) {

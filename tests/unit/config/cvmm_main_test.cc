@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -34,11 +35,17 @@ class CvmmMainTest : public ::testing::Test {
           }
           return it->second;
         },
+        .serve_api = [this](const ApiArgs& api) -> Result<int> {
+          last_api_ = api;
+          return api_result_;
+        },
     };
     return cvmm_main(list, hooks, out_, err_);
   }
 
   std::optional<vmm::VmConfig> last_config_;
+  std::optional<ApiArgs> last_api_;
+  Result<int> api_result_ = 0;
   Result<int> vm_result_ = 0;
   int host_check_status_ = 0;
   std::map<std::string, std::string> files_;
@@ -134,6 +141,49 @@ TEST_F(CvmmMainTest, HostCheckPrintsTheReportAndReturnsItsStatus) {
 TEST_F(CvmmMainTest, HostCheckTakesNoArguments) {
   EXPECT_EQ(run({"host-check", "--tdx"}), kExitUsageError);
   EXPECT_EQ(err_.str(), "cvmm: host-check takes no arguments (got '--tdx')\n");
+}
+
+// How Kata's clh drivers start the VMM (runtime-integration.md §1.2, §1.9).
+TEST_F(CvmmMainTest, ApiSocketAsKataStartsIt) {
+  EXPECT_EQ(run({"--api-socket", "/run/vc/vm/id/clh-api.sock"}), 0);
+  ASSERT_TRUE(last_api_.has_value());
+  EXPECT_EQ(last_api_->socket_path, "/run/vc/vm/id/clh-api.sock");
+  EXPECT_EQ(last_api_->verbosity, 0);
+  EXPECT_EQ(run({"--api-socket", "/a.sock", "-vv", "--seccomp", "false"}), 0);
+  EXPECT_EQ(last_api_->socket_path, "/a.sock");
+  EXPECT_EQ(last_api_->verbosity, 2);
+  EXPECT_EQ(run({"-v", "--api-socket=path=/b.sock", "-v", "--seccomp=false"}), 0);
+  EXPECT_EQ(last_api_->socket_path, "/b.sock");
+  EXPECT_EQ(last_api_->verbosity, 2);
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CvmmMainTest, ApiSocketReturnsTheServersStatus) {
+  api_result_ = 3;
+  EXPECT_EQ(run({"--api-socket", "/a.sock"}), 3);
+  api_result_ = make_error(ErrorCode::kIo, "API socket /a.sock is in use by a listening process");
+  EXPECT_EQ(run({"--api-socket", "/a.sock"}), 1);
+  EXPECT_EQ(err_.str(), "cvmm: API socket /a.sock is in use by a listening process\n");
+}
+
+TEST_F(CvmmMainTest, ApiSocketFlagErrorsAreOneLineAndExitTwo) {
+  const auto refused = [&](std::initializer_list<std::string_view> args, std::string_view text) {
+    std::ostringstream().swap(err_);
+    last_api_.reset();
+    EXPECT_EQ(run(args), 2);
+    EXPECT_FALSE(last_api_.has_value());
+    const std::string error = err_.str();
+    EXPECT_NE(error.find(text), std::string::npos) << error;
+    EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
+  };
+  refused({"--api-socket"}, "--api-socket needs a value");
+  refused({"--api-socket", ""}, "empty path");
+  refused({"--api-socket", "fd=3"}, "fd=N is not supported");
+  refused({"--api-socket", "/a", "--api-socket", "/b"}, "given twice");
+  refused({"--api-socket", "/a", "--seccomp", "true"}, "no seccomp filter");
+  refused({"--api-socket", "/a", "--kernel", "/k"}, "'--kernel' cannot be combined");
+  refused({"-v"}, "need --api-socket");
+  refused({"--api-socketx", "/a"}, "unknown flag '--api-socketx'");
 }
 
 }  // namespace
