@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "vmm/kvm/flex_array.h"
+#include "vmm/kvm/host_diagnosis.h"
 #include "vmm/kvm/ioctl.h"
 
 namespace cvm::kvm {
@@ -15,9 +16,8 @@ namespace {
 Error open_error(const char* path, int err) {
   if (err == ENOENT) {
     return Error(ErrorCode::kNotSupportedByHost,
-                 fmt::format("{} is absent: the kvm module is not loaded or this host has no "
-                             "hardware virtualization",
-                             path),
+                 fmt::format("{} is absent: {}", path,
+                             explain_missing_dev_kvm(probe_kvm_host_facts())),
                  err);
   }
   if (err == EACCES || err == EPERM) {

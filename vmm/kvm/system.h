@@ -27,7 +27,8 @@ class System final {
   ~System() = default;
 
   /// Opens `path` (normally /dev/kvm), checks the API version and reads the vCPU mmap size.
-  /// Errors: kNotSupportedByHost "/dev/kvm is absent: ..." (ENOENT) or "... permission denied"
+  /// Errors: kNotSupportedByHost "/dev/kvm is absent: <why, from host_diagnosis.h>" (ENOENT)
+  /// or "... permission denied"
   /// (EACCES/EPERM) with the errno attached; kNotSupportedByHost on an API version other than
   /// 12; kKvm naming the ioctl otherwise.
   [[nodiscard]] static Result<System> open(Sys& sys = real_sys(),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/kvm/host_diagnosis.h"
 #include "vmm/kvm/ioctl.h"
 #include "vmm/kvm/recording_sys.h"
 #include "vmm/kvm/system.h"
@@ -28,6 +29,41 @@ TEST(KvmSystemTest, AbsentDevKvmIsNotSupportedByHost) {
   EXPECT_EQ(system.error().sys_errno(), ENOENT);
   EXPECT_EQ(system.error().message().rfind("/dev/kvm is absent: ", 0), 0u)
       << system.error().message();
+}
+
+TEST(KvmHostDiagnosisTest, ReadsTheFlagsLineOnly) {
+  KvmHostFacts facts;
+  parse_cpuinfo_flags("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                      "flags\t\t: fpu vme svm hypervisor lahf_lm\nbugs\t\t: vmx\n"
+                      "flags\t\t: vmx\n",
+                      facts);
+  EXPECT_TRUE(facts.cpu_has_svm);
+  EXPECT_TRUE(facts.cpu_is_virtual);
+  EXPECT_FALSE(facts.cpu_has_vmx);  // not in the first CPU's flags, only in "bugs" and later
+  KvmHostFacts none;
+  parse_cpuinfo_flags("flags: svmx vmxx hypervisors\n", none);
+  EXPECT_FALSE(none.cpu_has_vmx || none.cpu_has_svm || none.cpu_is_virtual);
+  parse_cpuinfo_flags("", none);
+  parse_cpuinfo_flags("flags without a colon vmx\n", none);
+  EXPECT_FALSE(none.cpu_has_vmx);
+}
+
+TEST(KvmHostDiagnosisTest, SaysWhatToDoForEachKindOfHost) {
+  const auto explain = [](bool vmx, bool svm, bool virt, std::vector<std::string> modules) {
+    return explain_missing_dev_kvm(KvmHostFacts{.cpu_has_vmx = vmx, .cpu_has_svm = svm,
+                                                .cpu_is_virtual = virt,
+                                                .kvm_modules = std::move(modules)});
+  };
+  // This development host: a kvm-pvm guest whose kvm_pvm refuses to bind.
+  EXPECT_EQ(explain(false, false, true, {"kvm", "kvm_pvm"}),
+            "kvm_pvm is loaded but did not register /dev/kvm (the kernel log, dmesg, says why)");
+  EXPECT_EQ(explain(true, false, false, {"kvm", "kvm_intel"}),
+            "kvm_intel is loaded but did not register /dev/kvm (the kernel log, dmesg, says why)");
+  EXPECT_EQ(explain(true, false, false, {}), "no kvm module is loaded (modprobe kvm_intel)");
+  EXPECT_EQ(explain(false, true, true, {}), "no kvm module is loaded (modprobe kvm_amd)");
+  EXPECT_NE(explain(false, false, true, {}).find("enable nested virtualization"),
+            std::string::npos);
+  EXPECT_NE(explain(false, false, false, {}).find("disabled in the firmware"), std::string::npos);
 }
 
 TEST(KvmSystemTest, PermissionDeniedSaysSo) {
