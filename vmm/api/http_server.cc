@@ -212,6 +212,10 @@ void HttpServer::serve_connection(Connection& conn, const RequestHandler& handle
   while (!conn.closed) {
     ReadResult next = conn.reader.next();
     if (std::holds_alternative<NeedMoreBytes>(next)) {
+      if (conn.reader.take_continue_request() &&
+          !write_all(conn.fd.get(), serialize_response(HttpResponse{.status = 100}))) {
+        conn.closed = true;
+      }
       return;
     }
     if (auto* failure = std::get_if<RequestError>(&next)) {

@@ -48,10 +48,10 @@ class HttpServer final {
   /// Serves until stop(): accepts connections, reads requests, calls `handler` for one
   /// request at a time on this thread and writes its response. Returns after the response
   /// in progress (if any) has been written. Errors only when the listener or poll fails,
-  /// never because of a client. Connections stay open across a return (serve() may be
-  /// called again).
+  /// never because of a client. Open connections are closed by the destructor.
   Result<void> serve(const RequestHandler& handler);
-  /// Makes serve() return soon after (sticky: a serve() that starts later returns at once).
+  /// Makes serve() return soon after. Sticky, so a stop() that races ahead of serve() is not
+  /// lost: a serve() that starts later returns at once.
   /// Any thread, also from inside the handler or a watch callback; async-signal-safe.
   void stop();
 

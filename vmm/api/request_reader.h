@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -56,6 +57,10 @@ class RequestReader final {
   /// requests are returned one after the other. After an error it keeps returning it.
   ReadResult next();
 
+  /// True once per request whose header asked `Expect: 100-continue` and whose body has not
+  /// arrived yet: the server then sends "100 Continue" so curl does not wait a second before
+  /// sending the body (RFC 9110 §10.1.1).
+  bool take_continue_request() noexcept { return std::exchange(continue_requested_, false); }
   /// Whether bytes of an unfinished request are held (a disconnect now loses a request).
   bool mid_request() const noexcept;
   /// Descriptors received and not yet handed to a request.
@@ -69,6 +74,7 @@ class RequestReader final {
   std::string unparsed_;            // received bytes Beast has not consumed yet
   std::vector<UniqueFd> pending_fds_;
   std::unique_ptr<RequestError> error_;  // sticky once set
+  bool continue_requested_ = false;
 };
 
 }  // namespace cvm::vmm::api

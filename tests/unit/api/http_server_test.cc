@@ -60,7 +60,7 @@ class Client {
   }
 
   /// One whole response (header and Content-Length body); "" on EOF or timeout.
-  std::string read_response() {
+  std::string read_response(int timeout_ms = kClientTimeoutMs) {
     for (;;) {
       const std::size_t header_end = buffer_.find("\r\n\r\n");
       if (header_end != std::string::npos) {
@@ -76,7 +76,7 @@ class Client {
           return response;
         }
       }
-      if (!read_more()) {
+      if (!read_more(timeout_ms)) {
         return "";
       }
     }
@@ -84,18 +84,18 @@ class Client {
 
   /// Whether the server closed the connection (EOF) within the timeout, nothing unread.
   bool closed_by_server() {
-    while (read_more()) {
+    while (read_more(kClientTimeoutMs)) {
     }
     return eof_;
   }
 
  private:
-  bool read_more() {
+  bool read_more(int timeout_ms) {
     pollfd pfd{.fd = fd_.get(), .events = POLLIN, .revents = 0};
-    if (::poll(&pfd, 1, kClientTimeoutMs) != 1) {
+    if (::poll(&pfd, 1, timeout_ms) != 1) {
       return false;
     }
-    char chunk[4096];
+    char chunk[65536];
     const ssize_t got = ::read(fd_.get(), chunk, sizeof(chunk));
     if (got <= 0) {
       eof_ = got == 0;
@@ -166,6 +166,9 @@ class HttpServerTest : public ::testing::Test {
     if (request.path == "/stop") {
       server_->stop();
       return HttpResponse{.status = 200, .body = "{}"};
+    }
+    if (request.path == "/big") {
+      return HttpResponse{.status = 200, .body = std::string(8u << 20, 'x')};
     }
     if (request.path == "/echo") {
       return HttpResponse{.status = 200, .body = request.body};
@@ -320,6 +323,57 @@ TEST_F(HttpServerTest, ScmRightsDescriptorsArriveWithTheirRequestAndAreClosedAft
   ASSERT_TRUE(client.send(kPing));
   EXPECT_EQ(client.read_response(), kPingResponse);
   EXPECT_TRUE(recorded()[1].fd_numbers.empty());
+}
+
+TEST_F(HttpServerTest, GoAddNetStyleOneSendmsgWithFdsThenClose) {
+  start();
+  UniqueFd tap0(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd tap1(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd tap2(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const std::string body = R"({"mac":"02:00:00:00:00:01","num_queues":2})";
+  {
+    Client client(path_);
+    ASSERT_TRUE(client.send("PUT /api/v1/vm.add-net HTTP/1.1\r\nHost: localhost\r\n"
+                            "Accept: application/json\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+                            {tap0.get(), tap1.get(), tap2.get()}));
+    EXPECT_EQ(client.read_response(), kNoContent);
+  }  // the Go driver closes this connection after the response
+  auto requests = recorded();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].fd_numbers.size(), 3u);
+  EXPECT_TRUE(requests[0].fds_valid);
+  EXPECT_EQ(requests[0].body, body);
+  Client next(path_);
+  ASSERT_TRUE(next.send(kPing));
+  EXPECT_EQ(next.read_response(), kPingResponse);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheBody) {
+  start();
+  Client client(path_);
+  ASSERT_TRUE(client.send("PUT /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
+  EXPECT_EQ(client.read_response(), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(client.send("ok"));
+  EXPECT_EQ(client.read_response(),
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\nok");
+}
+
+TEST_F(HttpServerTest, ClientThatDoesNotReadItsResponseIsDroppedAfterTheTimeout) {
+  start();
+  Client other(path_);
+  Client slow(path_);
+  // A response far bigger than the socket buffer, never read: the server blocks in the write
+  // (one request at a time) until kWriteTimeout, then drops the client and serves the next.
+  const auto start_time = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.send("GET /big HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(other.send(kPing));
+  EXPECT_EQ(other.read_response(8000), kPingResponse);
+  const auto waited = std::chrono::steady_clock::now() - start_time;
+  EXPECT_GE(waited, HttpServer::kWriteTimeout - 100ms);
+  EXPECT_LT(waited, HttpServer::kWriteTimeout + 2s);
+  EXPECT_TRUE(slow.closed_by_server());
 }
 
 TEST_F(HttpServerTest, TooManyDescriptorsIs400AndClose) {

@@ -159,10 +159,29 @@ TEST(RequestReaderTest, BodyAtTheLimitIsAccepted) {
   EXPECT_EQ(expect_request(reader).request.body, "0123456789");
 }
 
-TEST(RequestReaderTest, ChunkedBodyOverTheLimitIs413) {
-  RequestReader reader(HttpServerOptions{.max_body_bytes = 4});
-  reader.append("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", {});
-  EXPECT_EQ(expect_error(reader).status, 413u);
+TEST(RequestReaderTest, ChunkedBodyIs411) {
+  RequestReader reader(HttpServerOptions{});
+  reader.append("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", {});
+  RequestError error = expect_error(reader);
+  EXPECT_EQ(error.status, 411u);
+  EXPECT_EQ(error.message, "transfer-encoding is not supported, send content-length");
+}
+
+TEST(RequestReaderTest, ByteAtATimeDeliveryGivesTheSameRequests) {
+  const std::string stream =
+      "PUT /api/v1/vm.add-disk HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\n"
+      "abcdGET /api/v1/vmm.ping HTTP/1.1\r\n\r\n";
+  RequestReader reader(HttpServerOptions{});
+  std::vector<std::string> seen;
+  for (char c : stream) {
+    reader.append(std::string_view(&c, 1), {});
+    for (ReadResult r = reader.next(); std::holds_alternative<ParsedRequest>(r); r = reader.next()) {
+      const HttpRequest& request = std::get<ParsedRequest>(r).request;
+      seen.push_back(request.method + " " + request.path + " " + request.body);
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"PUT /api/v1/vm.add-disk abcd",
+                                            "GET /api/v1/vmm.ping "}));
 }
 
 TEST(RequestReaderTest, EndlessHeaderIs400OnceOverTheLimit) {
@@ -173,6 +192,30 @@ TEST(RequestReaderTest, EndlessHeaderIs400OnceOverTheLimit) {
   RequestError error = expect_error(reader);
   EXPECT_EQ(error.status, 400u);
   EXPECT_EQ(error.message, "request header exceeds 64 bytes");
+}
+
+TEST(RequestReaderTest, OversizedHeaderInOneReadIs400) {
+  RequestReader reader(HttpServerOptions{.max_header_bytes = 64});
+  reader.append("GET /x HTTP/1.1\r\nX-Filler: " + std::string(200, 'a') + "\r\n\r\n", {});
+  EXPECT_EQ(expect_error(reader).message, "request header exceeds 64 bytes");
+}
+
+TEST(RequestReaderTest, ExpectContinueIsSignalledOnceWhileTheBodyIsMissing) {
+  RequestReader reader(HttpServerOptions{});
+  reader.append("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", {});
+  EXPECT_TRUE(std::holds_alternative<NeedMoreBytes>(reader.next()));
+  EXPECT_TRUE(reader.take_continue_request());
+  EXPECT_FALSE(reader.take_continue_request());
+  reader.append("{}", {});
+  EXPECT_EQ(expect_request(reader).request.body, "{}");
+  // With the body in the same read there is nothing to continue.
+  reader.append("PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}", {});
+  EXPECT_EQ(expect_request(reader).request.body, "{}");
+  EXPECT_FALSE(reader.take_continue_request());
+}
+
+TEST(SerializeResponseTest, ContinueIsJustTheStatusLine) {
+  EXPECT_EQ(serialize_response(HttpResponse{.status = 100}), "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 TEST(SerializeResponseTest, NoContentHasNoLengthAndNoBody) {
