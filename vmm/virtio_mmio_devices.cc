@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/virtio_mmio_devices.h"
 
+#include <fcntl.h>
+
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -103,7 +105,15 @@ Result<void> VirtioMmioDevices::wire(const kvm::Vm& vm, GuestMemoryView& memory,
     spec.datamatch = queue;
     spec.event_fd = event.get();
     CVM_TRY(vm.ioeventfd(spec));
-    CVM_TRY(watch(event.get(), queue_token(index, queue)));
+    // A device with its own event loop waits on the eventfd itself (one wake-up per guest
+    // kick instead of two); otherwise the notifier thread calls process_queue().
+    UniqueFd own(::fcntl(event.get(), F_DUPFD_CLOEXEC, 0));
+    if (!own.valid()) {
+      return errno_error(ErrorCode::kIo, "dup of a virtio notification eventfd", errno);
+    }
+    if (!wired.device->adopt_queue_notifier(queue, std::move(own))) {
+      CVM_TRY(watch(event.get(), queue_token(index, queue)));
+    }
     wired.queue_events.push_back(std::move(event));
   }
   wired_.push_back(std::move(wired));

@@ -3,7 +3,9 @@
 // maps a MmioTransport at slot n's window (vmm/x86/layout.h: 0xd0000000 + n * 4 KiB, IRQ 5 + n),
 // and wires the data path around the vCPUs (virtio 1.2 §4.2.3.3, §4.2.3.4):
 //   driver -> device: one ioeventfd per queue on QueueNotify (datamatch = queue index), so a
-//     notification is an in-kernel eventfd signal instead of an MMIO exit; one notifier thread
+//     notification is an in-kernel eventfd signal instead of an MMIO exit. A device with its
+//     own event loop adopts its queues' eventfds (VirtioDevice::adopt_queue_notifier, given a
+//     dup) and is woken by the kick itself; for the others one notifier thread
 //     ("virtio-notify") polls them and calls the transport's notify_queue() off the vCPUs;
 //   device -> driver: an irqfd on GSI = the slot's IOAPIC pin. With the split irqchip that GSI
 //     is the MSI route MachineDevices mirrors from the guest-programmed IOAPIC entry, so an

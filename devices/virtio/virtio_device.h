@@ -12,6 +12,7 @@
 
 #include "base/guest_memory_view.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/virtqueue.h"
 
@@ -70,6 +71,15 @@ class VirtioDevice {
   /// off the vCPU threads (event loop or device worker). Guest errors set NEEDS_RESET via the
   /// VirtioInterrupt and are logged rate-limited; never aborts. No-op when not activated.
   virtual void process_queue(uint16_t index) = 0;
+
+  /// Optional: a device with its own event loop may wait on queue `index`'s notification
+  /// eventfd (the KVM ioeventfd the guest's QueueNotify write signals) itself, instead of
+  /// having process_queue() called by the transport's notifier thread: one thread hand-off
+  /// fewer per guest kick (architecture-anchors §B.3). `notifier` is the device's own
+  /// descriptor of that eventfd (a dup); the device drains it and then does what
+  /// process_queue(index) would. Returns false to decline (the default), and the caller keeps
+  /// delivering process_queue(). Called before the guest runs, from the machine's thread.
+  virtual bool adopt_queue_notifier(uint16_t /*index*/, UniqueFd /*notifier*/) { return false; }
 };
 
 }  // namespace cvm::devices::virtio

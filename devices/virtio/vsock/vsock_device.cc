@@ -137,6 +137,24 @@ void VsockDevice::reset() {
 
 void VsockDevice::process_queue(uint16_t /*index*/) { kick(); }
 
+bool VsockDevice::adopt_queue_notifier(uint16_t index, UniqueFd notifier) {
+  if (index >= notifiers_.size() || !notifier.valid()) {
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (notifiers_[index].valid()) {
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = VsockMuxer::kQueueNotifierId + index;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, notifier.get(), &ev) != 0) {
+    return false;  // the notifier thread keeps delivering this queue's kicks
+  }
+  notifiers_[index] = std::move(notifier);
+  return true;
+}
+
 void VsockDevice::kick() {
   const uint64_t one = 1;
   // EAGAIN means the counter is saturated, i.e. a wake-up is pending anyway.
@@ -187,6 +205,12 @@ void VsockDevice::handle_events(std::span<const epoll_event> events) {
     if (ev.data.u64 == VsockMuxer::kKickId) {
       uint64_t count = 0;
       [[maybe_unused]] const ssize_t n = ::read(kick_.get(), &count, sizeof(count));
+    } else if (ev.data.u64 >= VsockMuxer::kQueueNotifierId &&
+               ev.data.u64 < VsockMuxer::kQueueNotifierId + notifiers_.size()) {
+      // A guest kick: drained here; service_queues() after the batch does the work.
+      uint64_t count = 0;
+      const UniqueFd& notifier = notifiers_[ev.data.u64 - VsockMuxer::kQueueNotifierId];
+      [[maybe_unused]] const ssize_t n = ::read(notifier.get(), &count, sizeof(count));
     } else if (ev.data.u64 == VsockMuxer::kListenerId) {
       muxer_->accept_clients();
     } else {

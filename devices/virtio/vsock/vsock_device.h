@@ -51,6 +51,9 @@ class VsockDevice final : public VirtioDevice {
                         std::vector<std::optional<SplitVirtqueue>> queues) override;
   void reset() override;
   void process_queue(uint16_t index) override;
+  /// Takes every queue's notifier into the event loop's epoll set: a guest kick then wakes
+  /// the loop directly instead of the notifier thread, which would only write kick_.
+  bool adopt_queue_notifier(uint16_t index, UniqueFd notifier) override;
 
   uint64_t guest_cid() const noexcept { return guest_cid_; }
   const std::string& uds_path() const noexcept { return uds_path_; }
@@ -91,6 +94,9 @@ class VsockDevice final : public VirtioDevice {
   std::array<std::byte, kConfigSize> config_{};
   UniqueFd epoll_;
   UniqueFd kick_;  // eventfd: queue notifications and the stop request
+  // Adopted queue notifiers (KVM ioeventfds), index = queue; registered in epoll_ with
+  // VsockMuxer::kQueueNotifierId + index. Written before the guest runs, read by the loop.
+  std::array<UniqueFd, 3> notifiers_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::unique_ptr<VsockMuxer> muxer_;

@@ -60,6 +60,9 @@ class VsockMuxer final {
   /// epoll user data of the two non-connection fds the device registers.
   static constexpr uint64_t kKickId = 0;
   static constexpr uint64_t kListenerId = 1;
+  /// Adopted queue notifiers (VsockDevice::adopt_queue_notifier): this + queue index. Far
+  /// above any connection id, which count up from kListenerId + 1.
+  static constexpr uint64_t kQueueNotifierId = uint64_t{1} << 62;
   /// Control packets (RST, RESPONSE, credit ...) waiting for rx buffers beyond which the
   /// device stops taking tx packets, so a guest that never posts rx buffers cannot grow it.
   static constexpr std::size_t kMaxControlBacklog = 512;

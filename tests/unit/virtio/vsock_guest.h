@@ -9,6 +9,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -22,6 +27,7 @@
 
 #include "base/byte_reader.h"
 #include "base/guest_memory_view.h"
+#include "base/unique_fd.h"
 #include "devices/virtio/virtio_device.h"
 #include "devices/virtio/vsock/vsock_packet.h"
 #include "tests/unit/virtio/virtq_driver.h"
@@ -140,6 +146,10 @@ class VsockGuestDriver {
     bool refill_at_half = true;
     /// Unlocked guest memory (benchmark only; see LockedGuestMemory).
     bool unlocked_memory = false;
+    /// Kick through one eventfd per queue that the device adopted
+    /// (VirtioDevice::adopt_queue_notifier), as KVM's ioeventfds do in cvmm, instead of
+    /// calling process_queue(). Queues the device declines fall back to process_queue().
+    bool kick_through_eventfds = false;
   };
   static constexpr uint64_t kRxData = 0x100000;
 
@@ -150,7 +160,18 @@ class VsockGuestDriver {
         memory_(tx_data_ + tx_slots() * tx_slot_bytes(), !config.unlocked_memory),
         rx_(memory_, config.queue_size, 0, kRxData),
         tx_(memory_, config.queue_size, 0x10000, tx_data_),
-        event_(memory_, config.queue_size, 0x20000, 0x80000) {}
+        event_(memory_, config.queue_size, 0x20000, 0x80000) {
+    if (config.kick_through_eventfds) {
+      for (uint16_t queue = 0; queue < kick_fds_.size(); ++queue) {
+        UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        UniqueFd device_side(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+        if (device_.adopt_queue_notifier(queue, std::move(device_side))) {
+          kick_fds_[queue] = std::move(fd);
+          ++adopted_queues;
+        }
+      }
+    }
+  }
 
   /// Ring layouts of rx, tx and event, for a test that programs a transport instead.
   std::array<QueueLayout, 3> layouts() const {
@@ -256,8 +277,15 @@ class VsockGuestDriver {
   bool discard_payload = false;  // receive(): payloads are read but not returned
   int protocol_errors = 0;
   uint64_t kicks = 0;  // notifications sent to the device (after EVENT_IDX suppression)
+  int adopted_queues = 0;  // queues whose kicks go through an eventfd the device adopted
+  /// Whether a kick written to queue `index`'s eventfd is still unread by the device.
+  bool kick_unread(uint16_t index) const {
+    pollfd p{kick_fds_[index].get(), POLLIN, 0};
+    return kick_fds_[index].valid() && ::poll(&p, 1, 0) == 1;
+  }
 
  private:
+  std::array<UniqueFd, 3> kick_fds_;  // by queue, when kick_through_eventfds
   GuestPacket take_rx() {
     const auto [id, len] = rx_.used_elem(rx_used_seen_++);
     const uint16_t chain = static_cast<uint16_t>(rx_consumed_++ % rx_chains());
@@ -307,7 +335,12 @@ class VsockGuestDriver {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (vring_need_event(queue.avail_event(), queue.avail_idx(), old_idx)) {
       ++kicks;
-      device_.process_queue(index);
+      if (kick_fds_[index].valid()) {
+        const uint64_t one = 1;
+        (void)!::write(kick_fds_[index].get(), &one, sizeof(one));
+      } else {
+        device_.process_queue(index);
+      }
     }
   }
   std::size_t tx_slots() const { return config_.queue_size / 3; }

@@ -6,6 +6,7 @@
 #include "vmm/virtio_mmio_devices.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -46,6 +47,14 @@ class NotifiedDevice final : public virtio::VirtioDevice {
     processed.push_back(index);
     changed_.notify_all();
   }
+  /// With adopt_queue0: takes queue 0's notifier as a device with its own loop would.
+  bool adopt_queue_notifier(uint16_t index, UniqueFd notifier) override {
+    if (!adopt_queue0 || index != 0) {
+      return false;
+    }
+    adopted = std::move(notifier);
+    return true;
+  }
   /// Waits up to 5 s until `count` notifications arrived.
   std::vector<uint16_t> wait_for(std::size_t count) {
     std::unique_lock lock(mutex_);
@@ -54,6 +63,8 @@ class NotifiedDevice final : public virtio::VirtioDevice {
   }
 
   int resets = 0;
+  bool adopt_queue0 = false;
+  UniqueFd adopted;
 
  private:
   std::array<uint16_t, 2> max_sizes_{128, 128};
@@ -138,6 +149,35 @@ TEST(VirtioMmioDevicesTest, IoeventfdSignalReachesProcessQueueOnTheNotifierThrea
   EXPECT_EQ(raw->wait_for(2), std::vector<uint16_t>({1, 0}));
 
   set->reset();  // stops the notifier, then resets the device
+}
+
+TEST(VirtioMmioDevicesTest, AnAdoptedNotifierGoesToTheDeviceAndNotThroughTheNotifierThread) {
+  Fixture f;
+  auto device = std::make_unique<NotifiedDevice>();
+  device->adopt_queue0 = true;
+  NotifiedDevice* raw = device.get();
+  std::vector<std::unique_ptr<virtio::VirtioDevice>> list;
+  list.push_back(std::move(device));
+  auto set = VirtioMmioDevices::create(*f.vm, f.memory, f.bus, std::move(list));
+  ASSERT_TRUE(set.has_value()) << set.error().message();
+  ASSERT_TRUE((*set)->start().has_value());
+  ASSERT_TRUE(raw->adopted.valid());
+
+  const auto ioeventfds = f.sys.calls_named("KVM_IOEVENTFD");
+  ASSERT_EQ(ioeventfds.size(), 2u);  // KVM still signals both queues' eventfds
+  const int queue0 = ioeventfds[0].arg_as<kvm_ioeventfd>().fd;
+  EXPECT_NE(raw->adopted.get(), queue0);  // the device's own descriptor ...
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(queue0, &one, sizeof one), 8);
+  pollfd ready{raw->adopted.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&ready, 1, 5000), 1);  // ... of the same eventfd
+  // Queue 1 was declined: the notifier thread delivers it, and only it.
+  ASSERT_EQ(::write(ioeventfds[1].arg_as<kvm_ioeventfd>().fd, &one, sizeof one), 8);
+  EXPECT_EQ(raw->wait_for(1), std::vector<uint16_t>({1}));
+  uint64_t count = 0;
+  EXPECT_EQ(::read(raw->adopted.get(), &count, sizeof count), 8);  // nobody else drained it
+  EXPECT_EQ(count, 1u);
+  set->reset();
 }
 
 TEST(VirtioMmioDevicesTest, TrappedNotifyStillReachesTheDevice) {
