@@ -1,42 +1,100 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "devices/virtio/queue_worker.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include <fmt/format.h>
 
 namespace cvm::devices::virtio {
+namespace {
 
-QueueWorker::QueueWorker(const char* thread_name, std::function<void()> work)
-    : thread_name_(thread_name), work_(std::move(work)), thread_([this] { run(); }) {}
+// Reads an eventfd's counter to zero; false when nothing was pending.
+bool drain(int fd) {
+  uint64_t count = 0;
+  return ::read(fd, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count));
+}
+
+void signal(int fd) {
+  const uint64_t one = 1;
+  // Fails only when the counter would overflow, and then a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t written = ::write(fd, &one, sizeof(one));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueWorker>> QueueWorker::start(const char* thread_name,
+                                                        std::function<void()> work) {
+  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake.valid()) {
+    return errno_error(ErrorCode::kIo, fmt::format("eventfd for the {} thread", thread_name),
+                       errno);
+  }
+  try {
+    return std::unique_ptr<QueueWorker>(
+        new QueueWorker(thread_name, std::move(work), std::move(wake)));
+  } catch (const std::system_error& e) {
+    return make_error(ErrorCode::kIo, "starting the {} thread: {}", thread_name, e.what());
+  }
+}
+
+QueueWorker::QueueWorker(const char* thread_name, std::function<void()> work, UniqueFd wake)
+    : thread_name_(thread_name),
+      work_(std::move(work)),
+      wake_(std::move(wake)),
+      thread_([this] { run(); }) {}
 
 QueueWorker::~QueueWorker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
+  stopping_ = true;
+  signal(wake_.get());
   thread_.join();
 }
 
 void QueueWorker::kick() {
+  kicked_.store(true);
+  signal(wake_.get());
+}
+
+void QueueWorker::watch(UniqueFd notifier) {
   {
     std::lock_guard lock(mutex_);
-    kicked_ = true;
+    notifiers_.push_back(std::move(notifier));
   }
-  wake_.notify_one();
+  signal(wake_.get());  // the thread rebuilds its poll set
 }
 
 void QueueWorker::run() {
   (void)::pthread_setname_np(::pthread_self(), thread_name_);
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_.wait(lock, [this] { return kicked_ || stopping_; });
-    if (stopping_) {
-      return;
+  std::vector<pollfd> fds;
+  while (!stopping_) {
+    fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
+    {
+      std::lock_guard lock(mutex_);
+      for (const UniqueFd& notifier : notifiers_) {
+        fds.push_back(pollfd{notifier.get(), POLLIN, 0});
+      }
     }
-    kicked_ = false;
-    lock.unlock();
-    work_();
-    lock.lock();
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      continue;  // EINTR; nothing else can fail with valid descriptors
+    }
+    // Every readable eventfd is drained (and kicked_ cleared) before the work runs, so a
+    // kick that arrives while it runs makes the next poll return and the work run once more.
+    // wake_ alone (watch(), stop) is no reason to run it.
+    if ((fds[0].revents & POLLIN) != 0) {
+      drain(wake_.get());
+    }
+    bool kicked = kicked_.exchange(false);
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      kicked = ((fds[i].revents & POLLIN) != 0 && drain(fds[i].fd)) || kicked;
+    }
+    if (kicked && !stopping_) {
+      work_();
+    }
   }
 }
 

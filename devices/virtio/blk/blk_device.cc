@@ -62,7 +62,14 @@ BlkDevice::BlkDevice(DiskFile disk, BlkOptions options)
     }
   }
   if (options_.worker_thread) {
-    worker_ = std::make_unique<QueueWorker>("virtio-blk", [this] { drain_queue(); });
+    auto worker = QueueWorker::start("virtio-blk", [this] { drain_queue(); });
+    if (worker) {
+      worker_ = std::move(*worker);
+    } else {
+      // Still a working disk: requests then run on the thread that delivers notifications.
+      fmt::print(stderr, "cvmm: virtio-blk {}: {}; serving requests without an I/O thread\n",
+                 disk_.path(), worker.error().message());
+    }
   }
 }
 
@@ -131,6 +138,14 @@ void BlkDevice::process_queue(uint16_t index) {
     return;
   }
   drain_queue();
+}
+
+bool BlkDevice::adopt_queue_notifier(uint16_t index, UniqueFd notifier) {
+  if (index != 0 || !worker_) {
+    return false;
+  }
+  worker_->watch(std::move(notifier));
+  return true;
 }
 
 void BlkDevice::drain_queue() {

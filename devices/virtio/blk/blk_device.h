@@ -68,6 +68,9 @@ class BlkDevice final : public VirtioDevice {
                         std::vector<std::optional<SplitVirtqueue>> queues) override;
   void reset() override;
   void process_queue(uint16_t index) override;
+  /// The I/O worker waits on the queue's KVM ioeventfd itself: a guest kick wakes it
+  /// directly instead of going through the machine's notifier thread.
+  bool adopt_queue_notifier(uint16_t index, UniqueFd notifier) override;
 
   const DiskLimits& limits() const noexcept { return limits_; }
   /// Whether reads/writes go through io_uring (false if disabled or the host refused it).

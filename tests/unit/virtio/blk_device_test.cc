@@ -3,11 +3,15 @@
 #include "devices/virtio/blk/blk_device.h"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -26,8 +30,8 @@ class RecordingInterrupt final : public VirtioInterrupt {
   void signal_used_queue(uint16_t /*queue*/) override { ++used; }
   void signal_config_change() override {}
   void set_needs_reset() override { needs_reset = true; }
-  int used = 0;
-  bool needs_reset = false;
+  std::atomic<int> used{0};  // the I/O worker signals from its own thread
+  std::atomic<bool> needs_reset{false};
 };
 
 // A temporary image whose byte i is (i * 7) & 0xff.
@@ -62,12 +66,19 @@ class TempImage {
 // Parameter: whether reads and writes are batched on io_uring.
 class BlkDeviceTest : public ::testing::TestWithParam<bool> {
  protected:
-  void start(bool readonly) {
+  void start(bool readonly, bool worker_thread = false) {
     auto disk = DiskFile::open(image.path(), readonly);
     ASSERT_TRUE(disk.has_value()) << disk.error().message();
     device = std::make_unique<BlkDevice>(
         std::move(*disk), BlkOptions{.serial = "disk-serial-1", .queue_size = 64,
-                                     .worker_thread = false, .io_uring = GetParam()});
+                                     .worker_thread = worker_thread, .io_uring = GetParam()});
+    if (worker_thread) {
+      // As the machine wires it: the device's own descriptor of queue 0's ioeventfd.
+      UniqueFd kvm_side(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+      ASSERT_TRUE(device->adopt_queue_notifier(0, UniqueFd(::fcntl(kvm_side.get(),
+                                                                    F_DUPFD_CLOEXEC, 0))));
+      ioeventfd = std::move(kvm_side);
+    }
     auto q = SplitVirtqueue::create(driver.layout(), 64, {.event_idx = true, .indirect_desc = true},
                                     memory);
     ASSERT_TRUE(q.has_value());
@@ -82,7 +93,7 @@ class BlkDeviceTest : public ::testing::TestWithParam<bool> {
     uint64_t status_gpa;
   };
   Submitted submit(uint32_t type, uint64_t sector, std::span<const std::byte> payload,
-                   uint32_t writable_data) {
+                   uint32_t writable_data, bool notify = true) {
     const uint64_t hdr = driver.alloc(16);
     std::array<std::byte, 16> raw{};
     store_le<uint32_t>(std::span(raw).subspan<0, 4>(), type);
@@ -103,7 +114,9 @@ class BlkDeviceTest : public ::testing::TestWithParam<bool> {
     driver.put(s.status_gpa, std::array<std::byte, 1>{std::byte{0xee}});
     chain.push_back({s.status_gpa, 1, true});
     driver.add_chain(chain);
-    device->process_queue(0);
+    if (notify) {
+      device->process_queue(0);
+    }
     return s;
   }
   uint8_t status_at(const Submitted& s) {
@@ -115,6 +128,7 @@ class BlkDeviceTest : public ::testing::TestWithParam<bool> {
   VirtqDriver driver{memory, 64};
   RecordingInterrupt interrupt;
   std::unique_ptr<BlkDevice> device;
+  UniqueFd ioeventfd;  // with a worker thread: what KVM signals on the guest's QueueNotify
 };
 
 TEST_P(BlkDeviceTest, ConfigReportsCapacityBlockSizeAndSegments) {
@@ -163,6 +177,25 @@ TEST_P(BlkDeviceTest, WriteThenFlushIsInTheFile) {
   EXPECT_EQ(file[10 * 512], std::byte{0x5a});
   EXPECT_EQ(file[11 * 512 - 1], std::byte{0x5a});
   EXPECT_EQ(file[11 * 512], static_cast<std::byte>((11 * 512 * 7) & 0xff));
+}
+
+TEST_P(BlkDeviceTest, AKickOnTheAdoptedIoeventfdRunsTheRequestOnTheWorker) {
+  start(false, /*worker_thread=*/true);
+  EXPECT_FALSE(device->adopt_queue_notifier(1, UniqueFd(::eventfd(0, EFD_CLOEXEC))));
+  std::vector<std::byte> payload(512, std::byte{0x3c});
+  auto s = submit(1, 20, payload, 0, /*notify=*/false);
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(ioeventfd.get(), &one, sizeof(one)), 8);  // the guest's kick, via KVM
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (interrupt.used.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(interrupt.used.load(), 1);
+  EXPECT_EQ(status_at(s), 0);
+  device.reset();  // joins the worker before the file is read
+  auto file = image.contents();
+  EXPECT_EQ(file[20 * 512], std::byte{0x3c});
+  EXPECT_EQ(file[21 * 512 - 1], std::byte{0x3c});
 }
 
 TEST_P(BlkDeviceTest, WriteToReadOnlyDiskFailsAndLeavesFile) {
