@@ -275,19 +275,32 @@ void HttpServer::read_once(Connection& conn) {
 }
 
 bool HttpServer::answer(Connection& conn, ParsedRequest& parsed, const RequestHandler& handler) {
+  const bool head_request = parsed.request.method == "HEAD";
   HttpResponse response;
+  // Our handlers do not throw; this only keeps a bug (or bad_alloc) from killing the VMM.
+  const HttpResponse internal_error{
+      .status = 500, .body = "internal error\n", .content_type = "text/plain", .close_after = false};
   try {
     response = handler(parsed.request);
   } catch (const std::exception& e) {
-    // Our handlers do not throw; this only keeps a bug (or bad_alloc) from killing the VMM.
-    response = HttpResponse{.status = 500, .body = "internal error\n", .content_type = "text/plain"};
+    response = internal_error;
     CVM_LOG_RATE_LIMITED(5, "API request {} {} failed: {}", parsed.request.method,
                          parsed.request.path, e.what());
+  } catch (...) {
+    response = internal_error;
+    CVM_LOG_RATE_LIMITED(5, "API request {} {} failed", parsed.request.method,
+                         parsed.request.path);
   }
   // The request (and any descriptor the handler did not take) is released before writing.
   parsed.request = HttpRequest{};
   response.close_after = response.close_after || parsed.close_after_response;
-  if (!write_all(conn.fd.get(), serialize_response(response))) {
+  std::string wire = serialize_response(response);
+  if (head_request) {
+    // A HEAD response has the headers a GET would get and no body (RFC 9110 §9.3.2);
+    // sending one would be read as the start of the next response.
+    wire.resize(wire.find("\r\n\r\n") + 4);
+  }
+  if (!write_all(conn.fd.get(), wire)) {
     return false;
   }
   return !response.close_after;

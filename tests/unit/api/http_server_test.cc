@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -80,6 +81,13 @@ class Client {
         return "";
       }
     }
+  }
+
+  /// Everything that arrives until the connection stays quiet for `quiet_ms`.
+  std::string read_quietly(int quiet_ms) {
+    while (read_more(quiet_ms)) {
+    }
+    return std::exchange(buffer_, {});
   }
 
   /// Whether the server closed the connection (EOF) within the timeout, nothing unread.
@@ -270,6 +278,16 @@ TEST_F(HttpServerTest, KeepAliveServesThreeRequestsOnOneConnection) {
   ASSERT_TRUE(client.send(kPing));
   EXPECT_EQ(client.read_response(), kPingResponse);
   EXPECT_EQ(recorded().size(), 5u);
+}
+
+TEST_F(HttpServerTest, HeadGetsTheHeadersWithoutTheBody) {
+  start();
+  Client client(path_);
+  ASSERT_TRUE(client.send("HEAD /api/v1/vmm.ping HTTP/1.1\r\n\r\nPUT /x HTTP/1.1\r\n\r\n"));
+  // The 204 must follow the HEAD response's header directly.
+  EXPECT_EQ(client.read_quietly(200),
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n"
+            "HTTP/1.1 204 No Content\r\n\r\n");
 }
 
 TEST_F(HttpServerTest, ConnectionCloseIsAnsweredThenClosed) {
