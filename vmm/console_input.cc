@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -12,26 +11,10 @@
 
 #include <fmt/format.h>
 
+#include "base/event_fd.h"
+
 namespace cvm::vmm {
 namespace {
-
-Result<UniqueFd> console_eventfd() {
-  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!fd.valid()) {
-    return errno_error(ErrorCode::kIo, "eventfd for the console input thread", errno);
-  }
-  return fd;
-}
-
-void signal_eventfd(int fd) {
-  const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t written = ::write(fd, &one, sizeof one);
-}
-
-void drain_eventfd(int fd) {
-  uint64_t count = 0;
-  [[maybe_unused]] const ssize_t got = ::read(fd, &count, sizeof count);
-}
 
 }  // namespace
 
@@ -92,8 +75,8 @@ Result<std::unique_ptr<ConsoleInput>> ConsoleInput::start(int fd,
                                                           devices::serial::Uart16550& uart,
                                                           std::function<void()> on_quit,
                                                           std::unique_ptr<RawTerminal> raw) {
-  CVM_ASSIGN_OR_RETURN(UniqueFd stop, console_eventfd());
-  CVM_ASSIGN_OR_RETURN(UniqueFd room, console_eventfd());
+  CVM_ASSIGN_OR_RETURN(UniqueFd stop, make_eventfd("the console input thread"));
+  CVM_ASSIGN_OR_RETURN(UniqueFd room, make_eventfd("the console input thread"));
   std::unique_ptr<ConsoleInput> input(new ConsoleInput(fd, uart, std::move(on_quit),
                                                        std::move(raw), std::move(stop),
                                                        std::move(room)));

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/event_fd.h"
 #include "vmm/register_dump.h"
 #include "vmm/vcpu_exit.h"
 
@@ -85,10 +85,7 @@ VcpuRunner::VcpuRunner(std::span<kvm::Vcpu> vcpus, ExitDispatcher& io,
 Result<std::unique_ptr<VcpuRunner>> VcpuRunner::create(std::span<kvm::Vcpu> vcpus,
                                                        ExitDispatcher& io) {
   CVM_TRY(install_kick_signal_handler());
-  UniqueFd event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!event.valid()) {
-    return errno_error(ErrorCode::kIo, "eventfd for the VM stop", errno);
-  }
+  CVM_ASSIGN_OR_RETURN(UniqueFd event, make_eventfd("the VM stop"));
   return std::unique_ptr<VcpuRunner>(new VcpuRunner(vcpus, io, std::move(event)));
 }
 
@@ -209,10 +206,7 @@ void VcpuRunner::request_stop(int status, std::string reason) {
     std::lock_guard lock(mutex_);
     report_ = StopReport{status, std::move(reason)};
   }
-  const uint64_t one = 1;
-  // The eventfd counter cannot overflow from one write; a failure would only delay wait()
-  // until the vCPU threads end, which they do once kicked.
-  (void)!::write(stop_event_.get(), &one, sizeof(one));
+  signal_eventfd(stop_event_.get());
   kick_all();
 }
 

@@ -2,10 +2,8 @@
 #include "vmm/virtio_mmio_devices.h"
 
 #include <fcntl.h>
-
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -14,6 +12,8 @@
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "base/event_fd.h"
 
 namespace cvm::vmm {
 namespace {
@@ -27,33 +27,17 @@ uint64_t queue_token(std::size_t device, uint16_t queue) {
   return (static_cast<uint64_t>(device) << 16) | queue;
 }
 
-Result<UniqueFd> new_eventfd(std::string_view what) {
-  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!fd.valid()) {
-    return errno_error(ErrorCode::kIo, fmt::format("eventfd for {}", what), errno);
-  }
-  return fd;
-}
-
-/// Drains an eventfd counter; false when nothing was pending.
-bool drain(int fd) {
-  uint64_t count = 0;
-  return ::read(fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<IrqfdLine>> IrqfdLine::create(const kvm::Vm& vm, uint32_t gsi) {
-  CVM_ASSIGN_OR_RETURN(UniqueFd event, new_eventfd(fmt::format("irqfd of gsi {}", gsi)));
+  CVM_ASSIGN_OR_RETURN(UniqueFd event, make_eventfd(fmt::format("irqfd of gsi {}", gsi)));
   CVM_TRY(vm.irqfd(event.get(), gsi));
   return std::unique_ptr<IrqfdLine>(new IrqfdLine(std::move(event)));
 }
 
 void IrqfdLine::trigger() {
-  const uint64_t one = 1;
   // The counter saturates only after 2^64-2 unconsumed signals; KVM consumes each at once.
-  // EAGAIN or EBADF cannot happen for a live, registered eventfd, so nothing is reported.
-  [[maybe_unused]] const ssize_t written = ::write(event_.get(), &one, sizeof one);
+  signal_eventfd(event_.get());
 }
 
 void IrqfdLine::set_level(bool asserted) {
@@ -74,7 +58,7 @@ Result<std::unique_ptr<VirtioMmioDevices>> VirtioMmioDevices::create(
   if (!epoll.valid()) {
     return errno_error(ErrorCode::kIo, "epoll_create1 for virtio notifications", errno);
   }
-  CVM_ASSIGN_OR_RETURN(UniqueFd stop, new_eventfd("the virtio notifier stop signal"));
+  CVM_ASSIGN_OR_RETURN(UniqueFd stop, make_eventfd("the virtio notifier stop signal"));
   std::unique_ptr<VirtioMmioDevices> set(new VirtioMmioDevices(std::move(epoll), std::move(stop)));
   CVM_TRY(set->watch(set->stop_event_.get(), kStopToken));
   for (auto& device : devices) {
@@ -98,7 +82,7 @@ Result<void> VirtioMmioDevices::wire(const kvm::Vm& vm, GuestMemoryView& memory,
   const uint16_t queues = wired.transport->num_queues();
   for (uint16_t queue = 0; queue < queues; ++queue) {
     CVM_ASSIGN_OR_RETURN(UniqueFd event,
-                         new_eventfd(fmt::format("virtio-mmio {:#x} queue {}", slot.base, queue)));
+                         make_eventfd(fmt::format("virtio-mmio {:#x} queue {}", slot.base, queue)));
     kvm::IoEventFdSpec spec;
     spec.addr = slot.base + virtio::MmioTransport::queue_notify_offset();
     spec.len = 4;
@@ -163,7 +147,7 @@ void VirtioMmioDevices::notifier_main() noexcept {
       const std::size_t device = token >> 16;
       const auto queue = static_cast<uint16_t>(token & 0xffff);
       Wired& wired = wired_[device];
-      if (drain(wired.queue_events[queue].get())) {
+      if (drain_eventfd(wired.queue_events[queue].get())) {
         wired.transport->notify_queue(queue);
       }
     }
@@ -172,8 +156,7 @@ void VirtioMmioDevices::notifier_main() noexcept {
 
 VirtioMmioDevices::~VirtioMmioDevices() {
   if (notifier_.joinable()) {
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t written = ::write(stop_event_.get(), &one, sizeof one);
+    signal_eventfd(stop_event_.get());
     notifier_.join();
   }
   // Quiesce every device before its transport, irqfd and the guest memory view go away.

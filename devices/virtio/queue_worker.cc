@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,30 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "base/event_fd.h"
+
 namespace cvm::devices::virtio {
-namespace {
-
-// Reads an eventfd's counter to zero; false when nothing was pending.
-bool drain(int fd) {
-  uint64_t count = 0;
-  return ::read(fd, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count));
-}
-
-void signal(int fd) {
-  const uint64_t one = 1;
-  // Fails only when the counter would overflow, and then a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t written = ::write(fd, &one, sizeof(one));
-}
-
-}  // namespace
-
 Result<std::unique_ptr<QueueWorker>> QueueWorker::start(const char* thread_name,
                                                         std::function<void()> work) {
-  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake.valid()) {
-    return errno_error(ErrorCode::kIo, fmt::format("eventfd for the {} thread", thread_name),
-                       errno);
-  }
+  CVM_ASSIGN_OR_RETURN(UniqueFd wake,
+                       make_eventfd(fmt::format("the {} thread", thread_name)));
   try {
     return std::unique_ptr<QueueWorker>(
         new QueueWorker(thread_name, std::move(work), std::move(wake)));
@@ -51,13 +33,13 @@ QueueWorker::QueueWorker(const char* thread_name, std::function<void()> work, Un
 
 QueueWorker::~QueueWorker() {
   stopping_ = true;
-  signal(wake_.get());
+  signal_eventfd(wake_.get());
   thread_.join();
 }
 
 void QueueWorker::kick() {
   kicked_.store(true);
-  signal(wake_.get());
+  signal_eventfd(wake_.get());
 }
 
 void QueueWorker::watch(UniqueFd notifier) {
@@ -65,7 +47,7 @@ void QueueWorker::watch(UniqueFd notifier) {
     std::lock_guard lock(mutex_);
     notifiers_.push_back(std::move(notifier));
   }
-  signal(wake_.get());  // the thread rebuilds its poll set
+  signal_eventfd(wake_.get());  // the thread rebuilds its poll set
 }
 
 void QueueWorker::run() {
@@ -86,11 +68,11 @@ void QueueWorker::run() {
     // kick that arrives while it runs makes the next poll return and the work run once more.
     // wake_ alone (watch(), stop) is no reason to run it.
     if ((fds[0].revents & POLLIN) != 0) {
-      drain(wake_.get());
+      drain_eventfd(wake_.get());
     }
     bool kicked = kicked_.exchange(false);
     for (std::size_t i = 1; i < fds.size(); ++i) {
-      kicked = ((fds[i].revents & POLLIN) != 0 && drain(fds[i].fd)) || kicked;
+      kicked = ((fds[i].revents & POLLIN) != 0 && drain_eventfd(fds[i].fd)) || kicked;
     }
     if (kicked && !stopping_) {
       work_();

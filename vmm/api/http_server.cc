@@ -2,7 +2,6 @@
 #include "vmm/api/http_server.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "base/event_fd.h"
 #include "base/rate_limited_log.h"
 
 namespace cvm::vmm::api {
@@ -56,30 +56,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(const std::string& socket
                                                        HttpServerOptions options) {
   CVM_ASSIGN_OR_RETURN(UnixListener listener,
                        UnixListener::bind(socket_path, kListenBacklog, "API socket"));
-  UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_fd.valid()) {
-    return errno_error(ErrorCode::kIo, "eventfd for the API server", errno);
-  }
+  CVM_ASSIGN_OR_RETURN(UniqueFd wake_fd, make_eventfd("the API server"));
   return std::unique_ptr<HttpServer>(
       new HttpServer(std::move(listener), std::move(wake_fd), options));
 }
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::wake() noexcept {
-  const uint64_t one = 1;
-  // Only fails when the counter would overflow, and then poll() wakes anyway.
-  [[maybe_unused]] const ssize_t written = ::write(wake_fd_.get(), &one, sizeof(one));
-}
-
-void HttpServer::drain_wake_fd() noexcept {
-  uint64_t count = 0;
-  [[maybe_unused]] const ssize_t got = ::read(wake_fd_.get(), &count, sizeof(count));
-}
-
 void HttpServer::stop() {
   stop_requested_.store(true);
-  wake();
+  signal_eventfd(wake_fd_.get());
 }
 
 void HttpServer::watch(int fd, std::function<void()> on_ready) {
@@ -87,7 +73,7 @@ void HttpServer::watch(int fd, std::function<void()> on_ready) {
     std::lock_guard lock(watch_mutex_);
     watches_[fd] = std::make_shared<std::function<void()>>(std::move(on_ready));
   }
-  wake();  // the serving thread rebuilds its poll set
+  signal_eventfd(wake_fd_.get());  // the serving thread rebuilds its poll set
 }
 
 void HttpServer::unwatch(int fd) {
@@ -95,7 +81,7 @@ void HttpServer::unwatch(int fd) {
     std::lock_guard lock(watch_mutex_);
     watches_.erase(fd);
   }
-  wake();
+  signal_eventfd(wake_fd_.get());
 }
 
 Result<void> HttpServer::serve(const RequestHandler& handler) {
@@ -128,7 +114,7 @@ Result<void> HttpServer::serve(const RequestHandler& handler) {
       return errno_error(ErrorCode::kIo, fmt::format("poll on API socket {}", socket_path()), errno);
     }
     if (poll_fds[0].revents != 0) {
-      drain_wake_fd();
+      drain_eventfd(wake_fd_.get());
     }
     if ((poll_fds[1].revents & (POLLERR | POLLNVAL)) != 0) {
       return make_error(ErrorCode::kIo, "API socket {}: listener failed", socket_path());

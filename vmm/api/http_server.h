@@ -70,8 +70,6 @@ class HttpServer final {
   HttpServer(UnixListener listener, UniqueFd wake_fd, HttpServerOptions options)
       : listener_(std::move(listener)), wake_fd_(std::move(wake_fd)), options_(options) {}
 
-  void wake() noexcept;
-  void drain_wake_fd() noexcept;
   Result<void> accept_connections();
   void run_watch_callbacks(const std::vector<std::pair<int, WatchCallback>>& watched,
                            const std::vector<short>& revents);

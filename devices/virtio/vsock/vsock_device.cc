@@ -2,7 +2,6 @@
 #include "devices/virtio/vsock/vsock_device.h"
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "base/byte_reader.h"
+#include "base/event_fd.h"
 #include "devices/virtio/guest_error_log.h"
 #include "devices/virtio/guest_iovecs.h"
 
@@ -61,10 +61,7 @@ Result<void> VsockDevice::start() {
   if (!epoll_.valid()) {
     return errno_error(ErrorCode::kIo, "epoll_create1", errno);
   }
-  kick_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!kick_.valid()) {
-    return errno_error(ErrorCode::kIo, "eventfd", errno);
-  }
+  CVM_ASSIGN_OR_RETURN(kick_, make_eventfd("the virtio-vsock event loop"));
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = VsockMuxer::kKickId;
@@ -155,11 +152,7 @@ bool VsockDevice::adopt_queue_notifier(uint16_t index, UniqueFd notifier) {
   return true;
 }
 
-void VsockDevice::kick() {
-  const uint64_t one = 1;
-  // EAGAIN means the counter is saturated, i.e. a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t n = ::write(kick_.get(), &one, sizeof(one));
-}
+void VsockDevice::kick() { signal_eventfd(kick_.get()); }
 
 std::size_t VsockDevice::connection_count() const {
   std::lock_guard lock(mutex_);
@@ -203,14 +196,11 @@ void VsockDevice::run() {
 void VsockDevice::handle_events(std::span<const epoll_event> events) {
   for (const epoll_event& ev : events) {
     if (ev.data.u64 == VsockMuxer::kKickId) {
-      uint64_t count = 0;
-      [[maybe_unused]] const ssize_t n = ::read(kick_.get(), &count, sizeof(count));
+      drain_eventfd(kick_.get());
     } else if (ev.data.u64 >= VsockMuxer::kQueueNotifierId &&
                ev.data.u64 < VsockMuxer::kQueueNotifierId + notifiers_.size()) {
       // A guest kick: drained here; service_queues() after the batch does the work.
-      uint64_t count = 0;
-      const UniqueFd& notifier = notifiers_[ev.data.u64 - VsockMuxer::kQueueNotifierId];
-      [[maybe_unused]] const ssize_t n = ::read(notifier.get(), &count, sizeof(count));
+      drain_eventfd(notifiers_[ev.data.u64 - VsockMuxer::kQueueNotifierId].get());
     } else if (ev.data.u64 == VsockMuxer::kListenerId) {
       muxer_->accept_clients();
     } else {
