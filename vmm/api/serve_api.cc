@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -60,26 +61,26 @@ Result<int> serve_api(const ServeApiOptions& options, VmFactory factory) {
     std::fprintf(stderr, "cvmm: API listening on %s\n", options.socket_path.c_str());
   }
 
-  // The running VM's stop event is watched while the VM exists; it must be unwatched before
-  // the VM (which owns the fd) is destroyed, and every change of VM goes through here.
+  // The running VM's stop event is watched only between service calls: any call may end the
+  // VM, which closes that fd, and HttpServer wants a fd unwatched before it is closed.
   int watched_vm_fd = -1;
-  const auto sync_vm_watch = [&] {
-    const int current = service.vm_stop_fd();
-    if (current == watched_vm_fd) {
-      return;
-    }
+  std::function<void()> on_vm_stopped;
+  const auto unwatch_vm = [&] {
     if (watched_vm_fd >= 0) {
       server->unwatch(watched_vm_fd);
+      watched_vm_fd = -1;
     }
-    watched_vm_fd = current;
-    if (current >= 0) {
-      server->watch(current, [&] {
-        server->unwatch(watched_vm_fd);
-        watched_vm_fd = -1;
-        service.on_vm_stopped();
-        server->stop();
-      });
+  };
+  const auto watch_vm = [&] {
+    watched_vm_fd = service.vm_stop_fd();
+    if (watched_vm_fd >= 0) {
+      server->watch(watched_vm_fd, on_vm_stopped);
     }
+  };
+  on_vm_stopped = [&] {
+    unwatch_vm();
+    service.on_vm_stopped();
+    server->stop();
   };
 
   server->watch(signals.fd(), [&] {
@@ -88,30 +89,23 @@ Result<int> serve_api(const ServeApiOptions& options, VmFactory factory) {
       return;
     }
     const char* abbrev = ::sigabbrev_np(static_cast<int>(info.ssi_signo));
-    if (watched_vm_fd >= 0) {
-      server->unwatch(watched_vm_fd);
-      watched_vm_fd = -1;
-    }
+    unwatch_vm();
     service.on_signal(fmt::format("SIG{}", abbrev != nullptr ? abbrev : "?"));
     server->stop();
   });
 
   const RequestHandler handler = [&](HttpRequest& request) {
-    // The VM may be destroyed inside handle() (vmm.shutdown): stop watching its fd first.
-    if (request.path.ends_with("/vmm.shutdown") && watched_vm_fd >= 0) {
-      server->unwatch(watched_vm_fd);
-      watched_vm_fd = -1;
-    }
     // Descriptors sent with a request (vm.add-net's taps) are closed with `request`: no
     // endpoint cvmm implements takes any.
+    unwatch_vm();
     const ApiReply reply = service.handle(request.method, request.path, request.body);
+    watch_vm();
     if (reply.status >= 400 || options.verbosity >= 1) {
       std::fprintf(stderr, "cvmm: api: %s %s: %u%s%.*s\n", request.method.c_str(),
                    request.path.c_str(), reply.status, reply.status >= 400 ? ": " : "",
                    static_cast<int>(reply.status >= 400 ? first_line(reply.body).size() : 0),
                    reply.body.data());
     }
-    sync_vm_watch();
     if (service.exit_requested()) {
       server->stop();
     }
@@ -121,9 +115,7 @@ Result<int> serve_api(const ServeApiOptions& options, VmFactory factory) {
                         .close_after = false};
   };
   CVM_TRY(server->serve(handler));
-  if (watched_vm_fd >= 0) {
-    server->unwatch(watched_vm_fd);
-  }
+  unwatch_vm();
   return service.exit_status();
 }
 
