@@ -11,6 +11,7 @@
 
 #include "vmm/config/json.h"
 #include "vmm/config/validate.h"
+#include "vmm/config/value_parsers.h"
 
 namespace cvm::vmm::api {
 namespace {
@@ -106,38 +107,6 @@ void append_escaped(std::string& out, uint32_t code_point) {
   out += fmt::format("\\u{:04x}", code_point);
 }
 
-// Decodes one UTF-8 sequence at text[i] (a lead byte >= 0x80); returns its length, or 0 when
-// it is not well-formed (overlong, surrogate, truncated, beyond U+10FFFF).
-std::size_t decode_utf8(std::string_view text, std::size_t i, uint32_t& code_point) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  uint32_t min = 0;
-  if ((lead & 0xe0) == 0xc0) {
-    length = 2, code_point = lead & 0x1f, min = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3, code_point = lead & 0x0f, min = 0x800;
-  } else if ((lead & 0xf8) == 0xf0) {
-    length = 4, code_point = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) {
-      return 0;
-    }
-    code_point = (code_point << 6) | (byte(i + k) & 0x3f);
-  }
-  if (code_point < min || code_point > 0x10ffff ||
-      (code_point >= 0xd800 && code_point <= 0xdfff)) {
-    return 0;
-  }
-  return length;
-}
-
 }  // namespace
 
 std::string ascii_json(const json::value& value) {
@@ -152,7 +121,7 @@ std::string ascii_json(const json::value& value) {
       continue;
     }
     uint32_t code_point = 0;
-    const std::size_t length = decode_utf8(text, i, code_point);
+    const std::size_t length = config::decode_utf8(text, i, code_point);
     if (length == 0) {
       append_escaped(out, 0xfffd);
       ++i;

@@ -40,6 +40,11 @@ Result<std::vector<uint8_t>> decode_base64(std::string_view text);
 /// most U+10FFFF). JSON strings must be; so every string in a VmConfig must be.
 bool is_valid_utf8(std::string_view text);
 
+/// Decodes the UTF-8 sequence at text[at] (at < text.size()) by the same rules: returns its
+/// length in bytes (1 for ASCII) and sets `code_point`, or returns 0 when it is not
+/// well-formed there.
+std::size_t decode_utf8(std::string_view text, std::size_t at, uint32_t& code_point);
+
 /// Human-readable size for messages: "32 MiB", "4 KiB", "1 TiB" when exact, else "N bytes".
 std::string format_size(uint64_t bytes);
 
